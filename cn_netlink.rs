@@ -1,0 +1,398 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The connector core's raw edge: the netlink kernel socket, socket buffers, and the
+//! `/proc/net` entry. Every call into netlink, skbuff and procfs C code is in this file; the rest
+//! of the core is safe Rust over these types.
+//!
+//! The static inlines the kernel crate does not bind (`nlmsg_new()`, `nlmsg_put()`,
+//! `nlmsg_hdr()`, `NETLINK_CB()`, `gfpflags_allow_blocking()`) are expressed here over the bound
+//! fields and functions, and the one field of `struct sock` that is needed comes from the tiny C
+//! accessor in `cn_sock.c`.
+
+use crate::cn_rx::{nlmsg_align, NLMSG_HDRLEN};
+use core::ptr::NonNull;
+use kernel::{bindings, prelude::*};
+
+extern "C" {
+    // `include/linux/proc_fs.h` is not part of the kernel crate's bindings.
+    fn proc_create_single_data(
+        name: *const c_char,
+        mode: bindings::umode_t,
+        parent: *mut bindings::proc_dir_entry,
+        show: Option<ShowFn>,
+        data: *mut c_void,
+    ) -> *mut bindings::proc_dir_entry;
+    fn remove_proc_entry(name: *const c_char, parent: *mut bindings::proc_dir_entry);
+    // `cn_sock.c`: `struct sock` is opaque to the kernel crate.
+    fn cn_sock_free_user_data(sk: *mut bindings::sock);
+}
+
+/// The C type of a `/proc` show function.
+pub type ShowFn = unsafe extern "C" fn(*mut bindings::seq_file, *mut c_void) -> c_int;
+/// The netlink socket's input function.
+pub type InputFn = unsafe extern "C" fn(*mut bindings::sk_buff);
+/// The netlink socket's bind hook.
+pub type BindFn = unsafe extern "C" fn(*mut bindings::net, c_int) -> c_int;
+/// The netlink socket's release hook.
+pub type ReleaseFn = unsafe extern "C" fn(*mut bindings::sock, *mut c_ulong);
+
+/// Whether an allocation mask allows sleeping (`gfpflags_allow_blocking()`).
+pub fn gfp_allows_blocking(gfp: bindings::gfp_t) -> bool {
+    gfp & (1 << bindings::___GFP_DIRECT_RECLAIM_BIT) != 0
+}
+
+/// Whether the network namespace's owner grants the caller `CAP_NET_ADMIN`.
+///
+/// # Safety
+///
+/// `net` is a valid network namespace (netlink passes one to the bind hook).
+pub unsafe fn net_admin_capable(net: *mut bindings::net) -> bool {
+    // SAFETY: `net` is valid by the safety requirements, so is its `user_ns`.
+    unsafe { bindings::ns_capable((*net).user_ns, bindings::CAP_NET_ADMIN as c_int) }
+}
+
+/// Frees a socket's `sk_user_data` (per-socket state of the process events connector).
+///
+/// # Safety
+///
+/// `sk` is a socket being released, whose `sk_user_data` is null or a `kmalloc` pointer that
+/// nothing else uses any more (netlink calls the release hook that way).
+pub unsafe fn free_sock_user_data(sk: *mut bindings::sock) {
+    // SAFETY: By the safety requirements.
+    unsafe { cn_sock_free_user_data(sk) }
+}
+
+/// The connector's netlink kernel socket in the initial network namespace.
+///
+/// # Invariants
+///
+/// `sock` is a kernel netlink socket created by `__netlink_kernel_create()` and owned by this
+/// object.
+pub struct KernelSocket {
+    sock: NonNull<bindings::sock>,
+}
+
+// SAFETY: The socket is used only through netlink functions, which may be called from any thread.
+unsafe impl Send for KernelSocket {}
+// SAFETY: The netlink functions used through `&KernelSocket` synchronise internally.
+unsafe impl Sync for KernelSocket {}
+
+impl KernelSocket {
+    /// Creates the kernel socket for netlink `unit` with `groups` multicast groups.
+    ///
+    /// Returns `EBUSY` if the unit already has a kernel socket in `init_net` (e.g. the in-tree
+    /// connector is loaded).
+    pub fn new(
+        unit: u32,
+        groups: u32,
+        module: &'static ThisModule,
+        input: InputFn,
+        bind: BindFn,
+        release: ReleaseFn,
+    ) -> Result<Self> {
+        let mut cfg = bindings::netlink_kernel_cfg {
+            groups,
+            flags: bindings::NL_CFG_F_NONROOT_RECV,
+            input: Some(input),
+            bind: Some(bind),
+            unbind: None,
+            release: Some(release),
+        };
+        // SAFETY: `init_net` is a static object; `cfg` is valid for the call and copied by
+        // netlink; `module` is this module, which outlives the socket (released in `drop`).
+        let sock = unsafe {
+            bindings::__netlink_kernel_create(
+                &raw mut bindings::init_net,
+                unit as c_int,
+                module.as_ptr(),
+                &mut cfg,
+            )
+        };
+        // INVARIANT: A non-null result is a new kernel socket that we own.
+        NonNull::new(sock).map(|sock| Self { sock }).ok_or(EBUSY)
+    }
+
+    /// Whether anybody listens on `group`.
+    pub fn has_listeners(&self, group: u32) -> bool {
+        // SAFETY: `sock` is a valid kernel netlink socket (type invariant).
+        unsafe { bindings::netlink_has_listeners(self.sock.as_ptr(), group) != 0 }
+    }
+
+    /// Broadcasts `skb` to `group`, except to `portid`, through `filter`.
+    ///
+    /// Returns what `netlink_broadcast_filtered()` returns.
+    ///
+    /// # Safety
+    ///
+    /// `filter`, if any, is safe to call with `filter_data` from the calling context.
+    pub unsafe fn broadcast(
+        &self,
+        skb: OutSkb,
+        portid: u32,
+        group: u32,
+        gfp: bindings::gfp_t,
+        filter: bindings::netlink_filter_fn,
+        filter_data: *mut c_void,
+    ) -> c_int {
+        // SAFETY: `sock` is valid (type invariant); the skb's ownership passes to netlink;
+        // `filter` is safe to call by the safety requirements.
+        unsafe {
+            bindings::netlink_broadcast_filtered(
+                self.sock.as_ptr(),
+                skb.into_raw(),
+                portid,
+                group,
+                gfp,
+                filter,
+                filter_data,
+            )
+        }
+    }
+
+    /// Sends `skb` to the socket bound to `portid`; waits for room only if `may_block`.
+    ///
+    /// Returns what `netlink_unicast()` returns: the length sent or a negative errno.
+    pub fn unicast(&self, skb: OutSkb, portid: u32, may_block: bool) -> c_int {
+        // SAFETY: `sock` is valid (type invariant); the skb's ownership passes to netlink.
+        unsafe {
+            bindings::netlink_unicast(
+                self.sock.as_ptr(),
+                skb.into_raw(),
+                portid,
+                c_int::from(!may_block),
+            )
+        }
+    }
+}
+
+impl Drop for KernelSocket {
+    fn drop(&mut self) {
+        // SAFETY: We own the socket (type invariant) and release it exactly once.
+        unsafe { bindings::netlink_kernel_release(self.sock.as_ptr()) };
+    }
+}
+
+/// A socket buffer holding one netlink message on its way out; freed on drop unless sent.
+///
+/// # Invariants
+///
+/// `skb` is a linear socket buffer owned by this object.
+pub struct OutSkb {
+    skb: NonNull<bindings::sk_buff>,
+}
+
+impl OutSkb {
+    /// Builds a buffer holding one `NLMSG_DONE` message with sequence number `seq`, the given
+    /// payload, and `dst_group` in its netlink control block (`nlmsg_new()` + `nlmsg_put()`).
+    pub fn new_done(seq: u32, payload: &[u8], dst_group: u32, gfp: bindings::gfp_t) -> Result<Self> {
+        let size = nlmsg_align(NLMSG_HDRLEN + payload.len());
+        let len = c_int::try_from(payload.len()).map_err(|_| EMSGSIZE)?;
+        // SAFETY: Plain allocation; any size and mask are accepted.
+        let raw = unsafe {
+            bindings::__alloc_skb(size as c_uint, gfp, 0, bindings::NUMA_NO_NODE)
+        };
+        // INVARIANT: A new linear skb, owned by us from here on (freed by `drop` on error).
+        let skb = Self {
+            skb: NonNull::new(raw).ok_or(ENOMEM)?,
+        };
+        // SAFETY: `skb` is valid and has `size` bytes of tailroom, as `__nlmsg_put()` needs.
+        let nlh = unsafe {
+            bindings::__nlmsg_put(
+                skb.skb.as_ptr(),
+                0,
+                seq,
+                bindings::NLMSG_DONE as c_int,
+                len,
+                0,
+            )
+        };
+        // SAFETY: `__nlmsg_put()` returned the header of a message with `payload.len()` bytes
+        // of payload (padding already zeroed), which `payload` cannot overlap (new buffer).
+        unsafe {
+            let data = nlh.cast::<u8>().add(NLMSG_HDRLEN);
+            core::ptr::copy_nonoverlapping(payload.as_ptr(), data, payload.len());
+            (*netlink_cb(skb.skb.as_ptr())).dst_group = dst_group;
+        }
+        Ok(skb)
+    }
+
+    /// Gives up ownership, for a netlink function that consumes the buffer.
+    fn into_raw(self) -> *mut bindings::sk_buff {
+        let skb = self.skb.as_ptr();
+        core::mem::forget(self);
+        skb
+    }
+}
+
+impl Drop for OutSkb {
+    fn drop(&mut self) {
+        // SAFETY: We own the buffer (type invariant).
+        unsafe { bindings::nlmsg_free(self.skb.as_ptr()) };
+    }
+}
+
+/// `NETLINK_CB(skb)`: the netlink parameters kept in the skb's control block.
+///
+/// # Safety
+///
+/// `skb` is a valid socket buffer.
+unsafe fn netlink_cb(skb: *mut bindings::sk_buff) -> *mut bindings::netlink_skb_parms {
+    const _: () = assert!(
+        core::mem::size_of::<bindings::netlink_skb_parms>() <= 48
+            && core::mem::align_of::<bindings::netlink_skb_parms>() <= 8
+    );
+    // SAFETY: `skb` is valid; its 8-byte aligned, 48-byte `cb` holds the parameters.
+    unsafe { (&raw mut (*skb).cb).cast() }
+}
+
+/// A datagram handed to the connector's input function, borrowed for the duration of the call.
+///
+/// # Invariants
+///
+/// `skb` is a valid linear socket buffer from a netlink sender, owned by netlink and valid until
+/// the input function returns, which `'a` does not outlive.
+pub struct InSkb<'a> {
+    skb: NonNull<bindings::sk_buff>,
+    _lifetime: core::marker::PhantomData<&'a bindings::sk_buff>,
+}
+
+impl InSkb<'_> {
+    /// Borrows the buffer passed to the input function.
+    ///
+    /// # Safety
+    ///
+    /// `skb` is the buffer netlink passed to the input function, and the result is dropped
+    /// before the input function returns.
+    pub unsafe fn from_raw(skb: NonNull<bindings::sk_buff>) -> Self {
+        Self {
+            skb,
+            _lifetime: core::marker::PhantomData,
+        }
+    }
+
+    /// The datagram's bytes.
+    ///
+    /// The slice must not be held across [`Self::message_ptr`] users that write to the data.
+    pub fn data(&self) -> &[u8] {
+        // SAFETY: The buffer is valid and linear (type invariant): `len` bytes at `data`.
+        unsafe {
+            let skb = self.skb.as_ptr();
+            core::slice::from_raw_parts((*skb).data, (*skb).len as usize)
+        }
+    }
+
+    /// A pointer to the payload of the netlink message at `offset`, for handing to a C callback.
+    ///
+    /// `offset` must be the offset of a message that [`crate::cn_rx::Frame::parse`] framed.
+    pub fn payload_ptr(&self, offset: usize) -> *mut u8 {
+        // SAFETY: The message at `offset` lies within the datagram, so does its payload start.
+        unsafe { (*self.skb.as_ptr()).data.add(offset + NLMSG_HDRLEN) }
+    }
+
+    /// The sender's netlink parameters (portid, credentials).
+    pub fn parms(&self) -> *mut bindings::netlink_skb_parms {
+        // SAFETY: The buffer is valid (type invariant).
+        unsafe { netlink_cb(self.skb.as_ptr()) }
+    }
+
+    /// Sends the sender a netlink ack (`err` 0) or error for the message at `offset`.
+    ///
+    /// `offset` must be the offset of a message that [`crate::cn_rx::Frame::parse`] framed, so
+    /// that its `nlmsg_len` lies within the datagram, as `netlink_ack()` copies that much.
+    pub fn ack(&self, offset: usize, err: c_int) {
+        // SAFETY: The buffer is valid (type invariant), from a netlink sender, and its message at
+        // `offset` is complete; we run in the sender's process context.
+        unsafe {
+            let skb = self.skb.as_ptr();
+            let nlh = (*skb).data.add(offset).cast::<bindings::nlmsghdr>();
+            bindings::netlink_ack(skb, nlh, err, core::ptr::null());
+        }
+    }
+}
+
+/// A file in `/proc/net` of the initial network namespace, removed on drop.
+///
+/// # Invariants
+///
+/// The entry `name` exists under `init_net.proc_net` while this object lives.
+pub struct ProcNetEntry {
+    name: &'static CStr,
+}
+
+impl ProcNetEntry {
+    /// Creates `/proc/net/<name>`, world-readable, printed by `show`.
+    ///
+    /// `show` may run from creation until the drop of this object returns.
+    pub fn new(name: &'static CStr, show: ShowFn) -> Result<Self> {
+        // SAFETY: `name` is a static string; `init_net.proc_net` is the initial namespace's
+        // `/proc/net` directory, valid while the kernel runs.
+        let entry = unsafe {
+            proc_create_single_data(
+                name.as_char_ptr(),
+                0o444,
+                bindings::init_net.proc_net,
+                Some(show),
+                core::ptr::null_mut(),
+            )
+        };
+        if entry.is_null() {
+            return Err(EEXIST);
+        }
+        Ok(Self { name })
+    }
+}
+
+impl Drop for ProcNetEntry {
+    fn drop(&mut self) {
+        // SAFETY: The entry exists (type invariant); removal waits for running readers.
+        unsafe { remove_proc_entry(self.name.as_char_ptr(), bindings::init_net.proc_net) };
+    }
+}
+
+/// The `seq_file` of a `/proc` file being shown.
+///
+/// # Invariants
+///
+/// `m` is a valid `seq_file` for the lifetime `'a`.
+pub struct SeqOut<'a> {
+    m: NonNull<bindings::seq_file>,
+    _lifetime: core::marker::PhantomData<&'a bindings::seq_file>,
+}
+
+impl SeqOut<'_> {
+    /// Wraps the `seq_file` passed to a show function.
+    ///
+    /// # Safety
+    ///
+    /// `m` is the non-null `seq_file` passed to a show function, and the result is dropped
+    /// before that function returns.
+    pub unsafe fn from_raw(m: *mut bindings::seq_file) -> Self {
+        Self {
+            // SAFETY: Non-null by the safety requirements.
+            m: unsafe { NonNull::new_unchecked(m) },
+            _lifetime: core::marker::PhantomData,
+        }
+    }
+
+    /// Prints `s` as is.
+    pub fn puts(&self, s: &CStr) {
+        // SAFETY: `m` is valid (type invariant); "%s" takes one NUL-terminated string.
+        unsafe { bindings::seq_printf(self.m.as_ptr(), c"%s".as_char_ptr(), s.as_char_ptr()) };
+    }
+
+    /// Prints one callback line of `/proc/net/connector`: `"%-15s %u:%u\n"`.
+    pub fn callback_line(&self, name: &[u8; crate::connector::CN_CBQ_NAMELEN], id: crate::connector::CbId) {
+        let name = CStr::from_bytes_until_nul(name).unwrap_or(c"");
+        // SAFETY: `m` is valid (type invariant); the format takes a NUL-terminated string and two
+        // `unsigned int`s, which is what is passed.
+        unsafe {
+            bindings::seq_printf(
+                self.m.as_ptr(),
+                c"%-15s %u:%u\n".as_char_ptr(),
+                name.as_char_ptr(),
+                id.idx,
+                id.val,
+            )
+        };
+    }
+}

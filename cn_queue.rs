@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The connector's callback queue: registered callbacks keyed by [`CbId`].
+//!
+//! The queue lock disables interrupts, so the queue may be used from process, softirq and timer
+//! context. It is never held while a callback runs: a lookup hands out an [`Invocation`] that
+//! keeps its entry alive and counted as running. Removing an entry waits until no invocation of
+//! it is left, so a module may unload right after unregistering.
+
+use crate::connector::{CbId, CN_CBQ_NAMELEN};
+use kernel::{
+    new_condvar, new_spinlock_irq,
+    prelude::*,
+    sync::{
+        atomic::{ordering, Atomic},
+        Arc, CondVar, SpinLockIrq,
+    },
+};
+
+/// Set in [`CallbackEntry::state`] once the entry has left the queue.
+const REMOVED: u32 = 1 << 31;
+
+/// One registered callback.
+pub struct CallbackEntry<H> {
+    id: CbId,
+    name: [u8; CN_CBQ_NAMELEN],
+    handler: H,
+    group: u32,
+    /// Number of running invocations, plus [`REMOVED`] once the entry has left the queue.
+    state: Atomic<u32>,
+}
+
+impl<H> CallbackEntry<H> {
+    /// The identifier the callback is registered for.
+    pub fn id(&self) -> CbId {
+        self.id
+    }
+
+    /// The callback's name: NUL-terminated, at most `CN_CBQ_NAMELEN - 1` bytes before the NUL.
+    pub fn name(&self) -> &[u8; CN_CBQ_NAMELEN] {
+        &self.name
+    }
+
+    /// The netlink group that messages for this callback are broadcast to.
+    pub fn group(&self) -> u32 {
+        self.group
+    }
+}
+
+/// A running invocation of a callback: keeps the entry alive and counted as running.
+pub struct Invocation<'a, H> {
+    queue: &'a CallbackQueue<H>,
+    entry: Arc<CallbackEntry<H>>,
+}
+
+impl<H> Invocation<'_, H> {
+    /// The registered handler.
+    pub fn handler(&self) -> &H {
+        &self.entry.handler
+    }
+}
+
+impl<H> Drop for Invocation<'_, H> {
+    fn drop(&mut self) {
+        if self.entry.state.fetch_sub(1, ordering::Full) == REMOVED | 1 {
+            // The last invocation of a removed entry: wake its remover. Taking the lock orders
+            // the wake-up after the remover's check of `state` and its going to sleep.
+            let _guard = self.queue.entries.lock();
+            self.queue.idle.notify_all();
+        }
+    }
+}
+
+/// The callback queue.
+///
+/// `H` is what is called for a message: a C function pointer in the core.
+#[pin_data]
+pub struct CallbackQueue<H> {
+    #[pin]
+    entries: SpinLockIrq<KVec<Arc<CallbackEntry<H>>>>,
+    /// Signalled when the last invocation of a removed entry ends.
+    #[pin]
+    idle: CondVar,
+}
+
+impl<H: Send + Sync> CallbackQueue<H> {
+    /// Creates an empty queue.
+    pub fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            entries <- new_spinlock_irq!(KVec::new(), "cn_queue"),
+            idle <- new_condvar!("cn_queue_idle"),
+        })
+    }
+
+    /// Adds a callback for `id`, named `name` (truncated to `CN_CBQ_NAMELEN - 1` bytes).
+    ///
+    /// Its group is `id.idx`. Fails with `EINVAL` if `id` is already registered.
+    pub fn add(&self, id: CbId, name: &[u8], handler: H) -> Result {
+        let mut stored = [0u8; CN_CBQ_NAMELEN];
+        let kept = name.len().min(CN_CBQ_NAMELEN - 1);
+        stored[..kept].copy_from_slice(&name[..kept]);
+        let entry = Arc::new(
+            CallbackEntry {
+                id,
+                name: stored,
+                handler,
+                group: id.idx,
+                state: Atomic::new(0),
+            },
+            GFP_KERNEL,
+        )?;
+        let mut entries = self.entries.lock();
+        if entries.iter().any(|e| e.id == id) {
+            return Err(EINVAL);
+        }
+        // Interrupts are off under the lock, so the vector may only grow atomically.
+        entries.push(entry, GFP_ATOMIC)?;
+        Ok(())
+    }
+
+    /// Removes the callback for `id` and waits until no invocation of it is running.
+    ///
+    /// Returns whether `id` was registered. Sleeps: must not be called from atomic context nor
+    /// from the callback being removed.
+    pub fn remove(&self, id: CbId) -> bool {
+        let mut entries = self.entries.lock();
+        let Some(pos) = entries.iter().position(|e| e.id == id) else {
+            return false;
+        };
+        let entry = entries.remove(pos).expect("position is in bounds");
+        entry.state.fetch_add(REMOVED, ordering::Full);
+        while entry.state.load(ordering::Acquire) != REMOVED {
+            self.idle.wait(&mut entries);
+        }
+        true
+    }
+
+    /// Looks up `id` and starts an invocation of its callback.
+    pub fn invoke(&self, id: CbId) -> Option<Invocation<'_, H>> {
+        let entries = self.entries.lock();
+        let entry = entries.iter().find(|e| e.id == id)?.clone();
+        // Still queued (we hold the lock), so not `REMOVED`: the remover will wait for us.
+        entry.state.fetch_add(1, ordering::Relaxed);
+        Some(Invocation { queue: self, entry })
+    }
+
+    /// The group of the callback registered for `id`.
+    pub fn group_of(&self, id: CbId) -> Option<u32> {
+        self.entries
+            .lock()
+            .iter()
+            .find(|e| e.id == id)
+            .map(|e| e.group)
+    }
+
+    /// Calls `f` for every entry, in registration order, under the queue lock.
+    pub fn for_each(&self, mut f: impl FnMut(&CallbackEntry<H>)) {
+        for entry in self.entries.lock().iter() {
+            f(entry);
+        }
+    }
+}
+
+#[kunit_tests(cn_queue)]
+mod tests {
+    use super::*;
+    use kernel::sync::Arc;
+
+    fn queue() -> Pin<KBox<CallbackQueue<u32>>> {
+        KBox::pin_init(CallbackQueue::new(), GFP_KERNEL).unwrap()
+    }
+
+    fn ids(q: &CallbackQueue<u32>) -> KVec<(u32, u32)> {
+        let mut out = KVec::new();
+        q.for_each(|e| out.push((e.id().idx, e.id().val), GFP_ATOMIC).unwrap());
+        out
+    }
+
+    #[test]
+    fn add_and_lookup() {
+        let q = queue();
+        q.add(CbId::new(14, 0x456), b"one", 1).unwrap();
+        q.add(CbId::new(14, 0x457), b"two", 2).unwrap();
+        assert_eq!(*q.invoke(CbId::new(14, 0x457)).unwrap().handler(), 2);
+        assert_eq!(*q.invoke(CbId::new(14, 0x456)).unwrap().handler(), 1);
+        assert!(q.invoke(CbId::new(14, 0x458)).is_none());
+        assert!(q.invoke(CbId::new(15, 0x456)).is_none());
+        assert_eq!(q.group_of(CbId::new(14, 0x456)), Some(14));
+        assert_eq!(q.group_of(CbId::new(1, 1)), None);
+    }
+
+    #[test]
+    fn duplicate_id_is_einval() {
+        let q = queue();
+        q.add(CbId::new(3, 4), b"first", 1).unwrap();
+        assert_eq!(q.add(CbId::new(3, 4), b"second", 2), Err(EINVAL));
+        assert_eq!(*q.invoke(CbId::new(3, 4)).unwrap().handler(), 1);
+        assert_eq!(ids(&q).len(), 1);
+    }
+
+    #[test]
+    fn delete_removes_only_that_id() {
+        let q = queue();
+        q.add(CbId::new(1, 1), b"a", 1).unwrap();
+        q.add(CbId::new(1, 2), b"b", 2).unwrap();
+        q.add(CbId::new(2, 1), b"c", 3).unwrap();
+        assert!(q.remove(CbId::new(1, 2)));
+        assert!(!q.remove(CbId::new(1, 2)));
+        assert!(q.invoke(CbId::new(1, 2)).is_none());
+        assert_eq!(&ids(&q)[..], &[(1, 1), (2, 1)]);
+        // The id is free again.
+        q.add(CbId::new(1, 2), b"b", 4).unwrap();
+        assert_eq!(*q.invoke(CbId::new(1, 2)).unwrap().handler(), 4);
+    }
+
+    #[test]
+    fn keeps_registration_order() {
+        let q = queue();
+        q.add(CbId::new(9, 9), b"z", 0).unwrap();
+        q.add(CbId::new(1, 1), b"a", 0).unwrap();
+        q.add(CbId::new(5, 5), b"m", 0).unwrap();
+        assert_eq!(&ids(&q)[..], &[(9, 9), (1, 1), (5, 5)]);
+    }
+
+    #[test]
+    fn name_is_truncated_to_31_bytes() {
+        let q = queue();
+        let long = [b'n'; 40];
+        q.add(CbId::new(1, 1), &long, 0).unwrap();
+        q.add(CbId::new(1, 2), b"short", 0).unwrap();
+        let mut names = KVec::new();
+        q.for_each(|e| names.push(*e.name(), GFP_ATOMIC).unwrap());
+        assert_eq!(&names[0][..31], &[b'n'; 31]);
+        assert_eq!(names[0][31], 0);
+        assert_eq!(&names[1][..6], b"short\0");
+    }
+
+    #[test]
+    fn running_invocation_keeps_entry_alive() {
+        let q = queue();
+        q.add(CbId::new(7, 7), b"x", 77).unwrap();
+        let running = q.invoke(CbId::new(7, 7)).unwrap();
+        let entry: Arc<CallbackEntry<u32>> = running.entry.clone();
+        assert_eq!(entry.state.load(ordering::Relaxed), 1);
+        drop(running);
+        assert_eq!(entry.state.load(ordering::Relaxed), 0);
+        // With nothing running, removal does not wait.
+        assert!(q.remove(CbId::new(7, 7)));
+        assert_eq!(entry.state.load(ordering::Relaxed), REMOVED);
+    }
+}

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Connector test module: the Rust counterpart of the kernel's `samples/connector/cn_test.c`.
+//!
+//! Registers `{CN_NETLINK_USERS + 3, 0x456}` and `{CN_NETLINK_USERS + 3, 0x457}`, logs every
+//! message it receives, and broadcasts `counter = N` from a timer every `interval_ms` to the
+//! group of `0x457`. With `reply=1` it also answers each message the way the connector protocol
+//! prescribes: same id and `seq`, `ack + 1`, same data, to the sender's port. Uses only the safe
+//! API of `connector.rs`.
+
+use kernel::{
+    impl_has_hr_timer,
+    prelude::*,
+    sync::Arc,
+    time::{
+        hrtimer::{
+            HrTimer, HrTimerCallback, HrTimerCallbackContext, HrTimerPointer, HrTimerRestart,
+            RelativeSoftMode,
+        },
+        Delta, Monotonic,
+    },
+};
+
+pub mod connector;
+
+use connector::{CbId, Callback, Destination, Message, Outgoing, Registration, Sender, Sleep};
+
+module! {
+    type: CnTest,
+    name: "cn_test",
+    authors: ["Rust connector developers"],
+    description: "Connector's test module, in Rust",
+    license: "GPL",
+    params: {
+        interval_ms: u32 {
+            default: 1000,
+            description: "Milliseconds between two timer broadcasts (0: no timer)",
+        },
+        reply: bool {
+            default: false,
+            description: "Answer every message with seq, ack + 1 and the same data",
+        },
+    },
+}
+
+/// The first of the two ids, as in the C sample.
+const CN_TEST_ID: CbId = CbId::new(connector::CN_NETLINK_USERS + 3, 0x456);
+/// The second id, which the timer's broadcasts carry.
+const CN_TEST_TIMER_ID: CbId = CbId::new(CN_TEST_ID.idx, CN_TEST_ID.val + 1);
+
+/// The callback of both ids.
+struct CnTestCallback;
+
+impl Callback for CnTestCallback {
+    fn receive(msg: &Message<'_>, sender: &Sender<'_>) {
+        let data = msg.data();
+        let text = data.split(|&b| b == 0).next().unwrap_or_default();
+        pr_info!(
+            "cn_test_callback: idx={:x}, val={:x}, seq={}, ack={}, len={}: {}.\n",
+            msg.id().idx,
+            msg.id().val,
+            msg.seq(),
+            msg.ack(),
+            data.len(),
+            kernel::str::BStr::from_bytes(text)
+        );
+        if module_parameters::reply.value() {
+            if let Err(e) = msg.reply(data).send(Destination::Port(sender.portid()), Sleep::MayBlock) {
+                pr_warn!("reply to port {} failed: {:?}\n", sender.portid(), e);
+            }
+        }
+    }
+}
+
+/// The periodic broadcast.
+#[pin_data]
+struct Ticker {
+    #[pin]
+    timer: HrTimer<Self>,
+    interval: Delta,
+    counter: kernel::sync::atomic::Atomic<u32>,
+}
+
+impl HrTimerCallback for Ticker {
+    type Pointer<'a> = Arc<Self>;
+
+    fn run(
+        this: kernel::sync::ArcBorrow<'_, Self>,
+        mut ctx: HrTimerCallbackContext<'_, Self>,
+    ) -> HrTimerRestart {
+        let counter = this
+            .counter
+            .fetch_add(1, kernel::sync::atomic::ordering::Relaxed);
+        let mut text = [0u8; 32];
+        let len = {
+            let mut w = kernel::str::Formatter::new(&mut text);
+            // Always fits: "counter = " and at most ten digits.
+            let _ = core::fmt::Write::write_fmt(&mut w, format_args!("counter = {counter}"));
+            w.bytes_written()
+        };
+        let msg = Outgoing {
+            id: CN_TEST_TIMER_ID,
+            seq: counter,
+            ack: 0,
+            flags: 0,
+            // With the terminating NUL, as the C sample sends it.
+            data: &text[..=len],
+        };
+        // Nobody listening (`ESRCH`) is the normal case.
+        let _ = msg.send(Destination::Registered, Sleep::Atomic);
+        ctx.forward_now(this.interval);
+        HrTimerRestart::Restart
+    }
+}
+
+impl_has_hr_timer! {
+    impl HasHrTimer<Self> for Ticker {
+        mode: RelativeSoftMode<Monotonic>, field: self.timer
+    }
+}
+
+struct CnTest {
+    // Dropped in this order: the timer stops before the callbacks go.
+    _ticker: Option<kernel::time::hrtimer::ArcHrTimerHandle<Ticker>>,
+    _timer_id: Registration,
+    _id: Registration,
+}
+
+impl kernel::Module for CnTest {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        let id = Registration::new::<CnTestCallback>(CN_TEST_ID, c"cn_test")?;
+        let timer_id = Registration::new::<CnTestCallback>(CN_TEST_TIMER_ID, c"cn_test")?;
+        let interval_ms = module_parameters::interval_ms.value();
+        let ticker = if interval_ms > 0 {
+            let interval = Delta::from_millis(i64::from(interval_ms));
+            let ticker = Arc::pin_init(
+                pin_init!(Ticker {
+                    timer <- HrTimer::new(),
+                    interval,
+                    counter: kernel::sync::atomic::Atomic::new(0),
+                }),
+                GFP_KERNEL,
+            )?;
+            Some(ticker.start(interval))
+        } else {
+            None
+        };
+        pr_info!(
+            "initialized with id={{{}.{}}}\n",
+            CN_TEST_TIMER_ID.idx,
+            CN_TEST_TIMER_ID.val
+        );
+        Ok(Self {
+            _ticker: ticker,
+            _timer_id: timer_id,
+            _id: id,
+        })
+    }
+}

@@ -1,0 +1,500 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The connector core: userspace <-> kernelspace messaging over `NETLINK_CONNECTOR`.
+//!
+//! Creates the connector's netlink kernel socket, keeps the queue of callbacks registered by
+//! [`CbId`], hands every message that userspace sends to the callback registered for its id, and
+//! exports the C ABI of `include/linux/connector.h` (`cn_add_callback()`, `cn_del_callback()`,
+//! `cn_netlink_send_mult()`, `cn_netlink_send()`, plus `cn_netlink_send_multi()`) so that C and
+//! Rust modules can use it. Rust modules use the safe API in `connector.rs`.
+//!
+//! Beyond the C connector: unregistering waits for running invocations of the callback; every
+//! message of a multi-message datagram is handled; senders that ask for it (`NLM_F_ACK`) get a
+//! netlink ack; and the notification protocol of the original connector is back (see
+//! `cn_notify.rs`), through a control id set by module parameters.
+
+use kernel::{
+    bindings, new_mutex,
+    prelude::*,
+    sync::{
+        atomic::{ordering, Atomic},
+        Mutex,
+    },
+};
+
+pub mod cn_netlink;
+pub mod cn_notify;
+pub mod cn_queue;
+pub mod cn_rx;
+pub mod connector;
+
+use cn_netlink::{InSkb, KernelSocket, OutSkb, ProcNetEntry};
+use cn_notify::{NotifyEvent, NotifyRequest, NotifyRequests};
+use cn_queue::CallbackQueue;
+use cn_rx::Frame;
+use connector::{CbId, CnMsg, Message, RawCallback, Sender, CN_GROUPS, CN_IDX_PROC, CN_MSG_HDRLEN};
+
+module! {
+    type: ConnectorModule,
+    name: "connector",
+    authors: ["Rust connector developers"],
+    description: "Generic userspace <-> kernelspace connector, in Rust",
+    license: "GPL",
+    alias: ["net-pf-16-proto-11"],
+    params: {
+        ctl_idx: u32 {
+            default: 0xffffffff,
+            description: "Index of the control id that takes notification requests",
+        },
+        ctl_val: u32 {
+            default: 0xffffffff,
+            description: "Value of the control id that takes notification requests",
+        },
+    },
+}
+
+/// What the core calls for a message.
+#[derive(Clone, Copy)]
+enum Handler {
+    /// A callback registered through the C ABI.
+    Foreign(RawCallback),
+    /// The core's own handler of notification requests.
+    Control,
+}
+
+/// The connector: its socket, callback queue and notification requests.
+#[pin_data]
+struct Connector {
+    socket: KernelSocket,
+    #[pin]
+    queue: CallbackQueue<Handler>,
+    #[pin]
+    requests: Mutex<NotifyRequests>,
+}
+
+/// The running connector, for the netlink hooks and the exported functions, which get no context
+/// pointer.
+///
+/// Set once the connector is complete and cleared before it is torn down. Readers may use the
+/// connector while the module is live: the exported functions are only called by modules that
+/// hold a reference on this one, and netlink input only comes from sockets of our protocol, each
+/// of which holds a reference on this module (`netlink_create()` takes it), so neither can run
+/// once the module's exit has started. `/proc` readers are waited for by the removal of the entry,
+/// which happens before the connector is freed.
+static CONNECTOR: Atomic<*const Connector> = Atomic::new(core::ptr::null());
+
+/// The running connector, if any.
+fn connector() -> Option<&'static Connector> {
+    let ptr = CONNECTOR.load(ordering::Acquire);
+    // SAFETY: A non-null `CONNECTOR` points to the live connector, which stays alive while the
+    // callers listed at `CONNECTOR` can run, as explained there.
+    unsafe { ptr.as_ref() }
+}
+
+impl Connector {
+    fn new(module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            socket: KernelSocket::new(
+                bindings::NETLINK_CONNECTOR,
+                CN_GROUPS,
+                module,
+                cn_input,
+                cn_bind,
+                cn_release,
+            )
+            .inspect_err(|_| {
+                pr_err!("NETLINK_CONNECTOR is already in use (is the in-tree `cn` module loaded?)\n")
+            })?,
+            queue <- CallbackQueue::new(),
+            requests <- new_mutex!(NotifyRequests::default(), "cn_notify_requests"),
+        })
+    }
+
+    /// Registers `handler` for `id` and notifies the requests watching `id`.
+    fn add_callback(&self, id: CbId, name: &[u8], handler: Handler) -> Result {
+        self.queue.add(id, name, handler)?;
+        self.notify(id, NotifyEvent::Added);
+        Ok(())
+    }
+
+    /// Unregisters `id`, waiting for its running invocations, and notifies the requests watching
+    /// it.
+    fn del_callback(&self, id: CbId) {
+        if self.queue.remove(id) {
+            self.notify(id, NotifyEvent::Removed);
+        }
+    }
+
+    /// Tells every request watching `id` about `event`.
+    fn notify(&self, id: CbId, event: NotifyEvent) {
+        let msg = CnMsg {
+            id,
+            ack: event as u32,
+            ..CnMsg::default()
+        };
+        let requests = self.requests.lock();
+        for group in requests.groups_for(id) {
+            // Nobody listening on the group (`ESRCH`) is no error for a notification.
+            // SAFETY: No filter.
+            unsafe {
+                self.send_raw(&msg.to_bytes(), 0, group, bindings::GFP_KERNEL, None, core::ptr::null_mut())
+            };
+        }
+    }
+
+    /// Sends `msg` (a `cn_msg` header and data) as one netlink message, with the routing rules of
+    /// the C `cn_netlink_send_mult()`; returns what it returns.
+    ///
+    /// # Safety
+    ///
+    /// `filter`, if any, is safe to call with `filter_data` in the calling context.
+    unsafe fn send_raw(
+        &self,
+        msg: &[u8],
+        portid: u32,
+        group: u32,
+        gfp: bindings::gfp_t,
+        filter: bindings::netlink_filter_fn,
+        filter_data: *mut c_void,
+    ) -> c_int {
+        let Some(header) = cn_rx::decode_cn_msg(msg) else {
+            return EINVAL.to_errno();
+        };
+        let group = if portid != 0 || group != 0 {
+            group
+        } else {
+            match self.queue.group_of(header.id) {
+                Some(group) => group,
+                None => return ENODEV.to_errno(),
+            }
+        };
+        if portid == 0 && !self.socket.has_listeners(group) {
+            return ESRCH.to_errno();
+        }
+        let skb = match OutSkb::new_done(header.seq, msg, group, gfp) {
+            Ok(skb) => skb,
+            Err(e) => return e.to_errno(),
+        };
+        if group != 0 {
+            // SAFETY: `filter` is safe to call here by our own safety requirements.
+            unsafe { self.socket.broadcast(skb, portid, group, gfp, filter, filter_data) }
+        } else {
+            self.socket
+                .unicast(skb, portid, cn_netlink::gfp_allows_blocking(gfp))
+        }
+    }
+
+    /// Handles a datagram from userspace: every message in it, each acked if asked to.
+    fn receive(&self, skb: &InSkb<'_>) {
+        let mut offset = 0;
+        while let Some(frame) = Frame::parse(skb.data(), offset) {
+            offset = frame.next;
+            let result = match frame.msg {
+                Some(msg) => self.dispatch(skb, frame.offset, msg.id),
+                None => Err(EINVAL),
+            };
+            if u32::from(frame.nlmsg_flags) & bindings::NLM_F_ACK != 0 {
+                skb.ack(frame.offset, result.err().map_or(0, Error::to_errno));
+            }
+        }
+    }
+
+    /// Calls the callback registered for `id` with the checked message at `offset`.
+    fn dispatch(&self, skb: &InSkb<'_>, offset: usize, id: CbId) -> Result {
+        let invocation = self.queue.invoke(id).ok_or(ENODEV)?;
+        let msg = skb.payload_ptr(offset).cast::<CnMsg>();
+        match *invocation.handler() {
+            Handler::Foreign(callback) => {
+                // SAFETY: `Frame::parse` checked that a complete `cn_msg` with its data lies at
+                // `msg`, 4-byte aligned like every netlink message; it and the sender's
+                // parameters stay valid during the call, and no Rust reference to them is live.
+                unsafe { callback(msg, skb.parms()) };
+                Ok(())
+            }
+            Handler::Control => {
+                // SAFETY: As above; nothing writes to the message while these views live.
+                let (msg, sender) = unsafe { (Message::from_raw(msg), Sender::from_raw(skb.parms())) };
+                self.control(&msg, &sender)
+            }
+        }
+    }
+
+    /// Applies a notification request sent to the control id.
+    fn control(&self, msg: &Message<'_>, sender: &Sender<'_>) -> Result {
+        if !sender.is_net_admin() {
+            return Err(EPERM);
+        }
+        let request = NotifyRequest::parse(msg.data())?;
+        self.requests.lock().apply(request)
+    }
+}
+
+// The netlink hooks of the connector socket.
+
+/// Netlink input: a datagram sent to the connector by userspace.
+///
+/// # Safety
+///
+/// Called by netlink only, with the datagram it owns during the call.
+unsafe extern "C" fn cn_input(skb: *mut bindings::sk_buff) {
+    let (Some(connector), Some(skb)) = (connector(), core::ptr::NonNull::new(skb)) else {
+        return;
+    };
+    // SAFETY: Netlink passes the datagram to its input function; the view does not outlive the
+    // call.
+    let skb = unsafe { InSkb::from_raw(skb) };
+    connector.receive(&skb);
+}
+
+/// Netlink bind hook: `CAP_NET_ADMIN` in the socket's namespace, or only the process events
+/// group.
+///
+/// # Safety
+///
+/// Called by netlink only, with the binding socket's namespace.
+unsafe extern "C" fn cn_bind(net: *mut bindings::net, group: c_int) -> c_int {
+    // SAFETY: Netlink passes the binding socket's namespace.
+    if group == CN_IDX_PROC as c_int || unsafe { cn_netlink::net_admin_capable(net) } {
+        0
+    } else {
+        EPERM.to_errno()
+    }
+}
+
+/// Netlink release hook: frees the per-socket state of process events listeners.
+///
+/// # Safety
+///
+/// Called by netlink only, with a socket being released and its group bitmap or null.
+unsafe extern "C" fn cn_release(sk: *mut bindings::sock, groups: *mut c_ulong) {
+    // SAFETY: Netlink passes the socket's group bitmap (at least one word), or null.
+    let proc_listener = !groups.is_null() && unsafe { *groups } & (1 << (CN_IDX_PROC - 1)) != 0;
+    if proc_listener {
+        // SAFETY: The socket is being released; its `sk_user_data` is the process events
+        // connector's `kmalloc`ed state or null, as for the C connector.
+        unsafe { cn_netlink::free_sock_user_data(sk) };
+    }
+}
+
+/// `/proc/net/connector`: the registered callbacks, in the C connector's format.
+///
+/// # Safety
+///
+/// Called by procfs only, with the `seq_file` being shown.
+unsafe extern "C" fn cn_proc_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
+    // SAFETY: procfs passes the seq_file being shown, valid during the call.
+    let out = unsafe { cn_netlink::SeqOut::from_raw(m) };
+    out.puts(c"Name            ID\n");
+    if let Some(connector) = connector() {
+        connector
+            .queue
+            .for_each(|entry| out.callback_line(entry.name(), entry.id()));
+    }
+    0
+}
+
+struct ConnectorModule {
+    _proc: ProcNetEntry,
+    _connector: Pin<KBox<Connector>>,
+}
+
+impl kernel::Module for ConnectorModule {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let connector = KBox::pin_init(Connector::new(module), GFP_KERNEL)?;
+        let control_id = CbId::new(
+            module_parameters::ctl_idx.value(),
+            module_parameters::ctl_val.value(),
+        );
+        connector
+            .queue
+            .add(control_id, b"cn_control", Handler::Control)
+            .inspect_err(|_| pr_err!("cannot register the control id {}:{}\n", control_id.idx, control_id.val))?;
+        let proc = ProcNetEntry::new(c"connector", cn_proc_show)
+            .inspect_err(|_| pr_err!("cannot create /proc/net/connector\n"))?;
+        CONNECTOR.store(&raw const *connector, ordering::Release);
+        pr_info!("ready, control id {}:{}\n", control_id.idx, control_id.val);
+        Ok(Self {
+            _proc: proc,
+            _connector: connector,
+        })
+    }
+}
+
+impl Drop for ConnectorModule {
+    fn drop(&mut self) {
+        // Runs before the fields are dropped: first unpublish, then remove the `/proc` entry
+        // (waiting for readers), then release the socket and free the queue.
+        CONNECTOR.store(core::ptr::null(), ordering::Release);
+    }
+}
+
+// The exported C ABI.
+
+/// Emits the `.export_symbol` entry of `include/linux/export.h` for a GPL-only export, so that
+/// modpost lists the symbol and other modules can link against it.
+macro_rules! export_symbol_gpl {
+    ($sym:ident) => {
+        core::arch::global_asm!(concat!(
+            ".section \".export_symbol\",\"a\"\n",
+            "__export_symbol_",
+            stringify!($sym),
+            ":\n",
+            ".asciz \"GPL\"\n",
+            ".ascii \"\\0\"\n",
+            ".balign 8\n",
+            ".quad ",
+            stringify!($sym),
+            "\n",
+            ".previous\n"
+        ));
+    };
+}
+
+/// `int cn_add_callback(const struct cb_id *id, const char *name, void (*callback)(struct cn_msg *,
+/// struct netlink_skb_parms *))`: registers `callback` for `id`.
+///
+/// Returns 0, `-EINVAL` if `id` is taken (or an argument is null), `-ENOMEM`, or `-EAGAIN`
+/// if the connector is not running. May sleep.
+///
+/// # Safety
+///
+/// `id` and `name` are null or valid (`name` NUL-terminated) for the call; `callback` stays
+/// callable until `cn_del_callback(id)` returns.
+#[no_mangle]
+pub unsafe extern "C" fn cn_add_callback(
+    id: *const CbId,
+    name: *const c_char,
+    callback: Option<RawCallback>,
+) -> c_int {
+    let Some(connector) = connector() else {
+        return EAGAIN.to_errno();
+    };
+    let Some(callback) = callback else {
+        pr_err!("cn_add_callback: no callback given\n");
+        return EINVAL.to_errno();
+    };
+    if id.is_null() || name.is_null() {
+        pr_err!("cn_add_callback: null id or name\n");
+        return EINVAL.to_errno();
+    }
+    // SAFETY: Both are non-null, hence valid by the safety requirements.
+    let (id, name) = unsafe { (*id, CStr::from_char_ptr(name)) };
+    match connector.add_callback(id, name.to_bytes(), Handler::Foreign(callback)) {
+        Ok(()) => 0,
+        Err(e) => {
+            pr_err!("cn_add_callback: cannot register {}:{}: {:?}\n", id.idx, id.val, e);
+            e.to_errno()
+        }
+    }
+}
+export_symbol_gpl!(cn_add_callback);
+
+/// `void cn_del_callback(const struct cb_id *id)`: unregisters the callback for `id`.
+///
+/// Returns once no invocation of the callback is running any more, so its module may unload
+/// right after. Sleeps: not for atomic context, nor for the callback being removed.
+///
+/// # Safety
+///
+/// `id` is null or valid for the call.
+#[no_mangle]
+pub unsafe extern "C" fn cn_del_callback(id: *const CbId) {
+    let Some(connector) = connector() else {
+        return;
+    };
+    if id.is_null() {
+        pr_err!("cn_del_callback: null id\n");
+        return;
+    }
+    // SAFETY: Non-null, hence valid by the safety requirements.
+    connector.del_callback(unsafe { *id });
+}
+export_symbol_gpl!(cn_del_callback);
+
+/// `int cn_netlink_send_mult(struct cn_msg *msg, u16 len, u32 portid, u32 group, gfp_t gfp_mask,
+/// netlink_filter_fn filter, void *filter_data)`: sends `sizeof(*msg) + len` bytes at `msg`.
+///
+/// To `portid` if non-zero, to `group` if non-zero (both: broadcast except `portid`), else to the
+/// group of the callback registered for `msg->id` (`-ENODEV` if none). `-ESRCH` without portid
+/// when nobody listens. Callable in any context with an atomic `gfp_mask`.
+///
+/// # Safety
+///
+/// `msg` is null or valid for reads of `sizeof(*msg) + len` bytes; `filter`, if any, is safe to
+/// call with `filter_data` in the calling context.
+#[no_mangle]
+pub unsafe extern "C" fn cn_netlink_send_mult(
+    msg: *mut CnMsg,
+    len: u16,
+    portid: u32,
+    group: u32,
+    gfp_mask: bindings::gfp_t,
+    filter: bindings::netlink_filter_fn,
+    filter_data: *mut c_void,
+) -> c_int {
+    let Some(connector) = connector() else {
+        return EAGAIN.to_errno();
+    };
+    if msg.is_null() {
+        pr_err!("cn_netlink_send: null message\n");
+        return EINVAL.to_errno();
+    }
+    // SAFETY: Non-null, hence valid for `CN_MSG_HDRLEN + len` bytes by the safety requirements.
+    let bytes =
+        unsafe { core::slice::from_raw_parts(msg.cast::<u8>(), CN_MSG_HDRLEN + usize::from(len)) };
+    // SAFETY: `filter` is safe to call here by the safety requirements.
+    unsafe { connector.send_raw(bytes, portid, group, gfp_mask, filter, filter_data) }
+}
+export_symbol_gpl!(cn_netlink_send_mult);
+
+/// `int cn_netlink_send(struct cn_msg *msg, u32 portid, u32 group, gfp_t gfp_mask)`: sends one
+/// message with its `msg->len` bytes of data, as [`cn_netlink_send_mult`].
+///
+/// # Safety
+///
+/// `msg` is null or valid for reads of `sizeof(*msg) + msg->len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn cn_netlink_send(
+    msg: *mut CnMsg,
+    portid: u32,
+    group: u32,
+    gfp_mask: bindings::gfp_t,
+) -> c_int {
+    if msg.is_null() {
+        pr_err!("cn_netlink_send: null message\n");
+        return EINVAL.to_errno();
+    }
+    // SAFETY: Non-null, hence valid by the safety requirements; no filter.
+    unsafe {
+        cn_netlink_send_mult(
+            msg,
+            (*msg).len,
+            portid,
+            group,
+            gfp_mask,
+            None,
+            core::ptr::null_mut(),
+        )
+    }
+}
+export_symbol_gpl!(cn_netlink_send);
+
+/// `int cn_netlink_send_multi(struct cn_msg *msg, u16 len, u32 portid, u32 group, gfp_t
+/// gfp_mask)`: the name and prototype of the connector's original documentation, behaving as
+/// [`cn_netlink_send_mult`] without a filter.
+///
+/// # Safety
+///
+/// `msg` is null or valid for reads of `sizeof(*msg) + len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn cn_netlink_send_multi(
+    msg: *mut CnMsg,
+    len: u16,
+    portid: u32,
+    group: u32,
+    gfp_mask: bindings::gfp_t,
+) -> c_int {
+    // SAFETY: By the safety requirements; no filter.
+    unsafe { cn_netlink_send_mult(msg, len, portid, group, gfp_mask, None, core::ptr::null_mut()) }
+}
+export_symbol_gpl!(cn_netlink_send_multi);

@@ -1,0 +1,547 @@
+//! Hand-written command-line parser.
+
+use crate::wire::NotifyReq;
+
+pub const USAGE: &str = "\
+usage: cnctl [--as-uid UID] COMMAND [OPTIONS]
+
+commands:
+  listen --group G [--count N] [--timeout-ms T] [--match-idx I] [--match-val V]
+  send   --idx I --val V [--seq S] [--ack A] [--flags F] [--data TEXT | --hex HEX]
+         [--nul] [--nl-ack] [--reply-timeout-ms T] [--group G]
+  raw    --hex HEX [--nl-ack]
+  flood  --idx I --val V --count N [--data TEXT]
+  bind   --group G
+  notify (--add GROUP | --remove) [--ctl-idx CI] [--ctl-val CV]
+         --idx FIRST:RANGE[,...] --val FIRST:RANGE[,...] [--nl-ack] [--listen-ms T]
+
+numbers are decimal or 0x-prefixed hex; options also accept --opt=VALUE.
+";
+
+/// A usage error (exit code 64).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+type Res<T> = Result<T, UsageError>;
+
+fn err<T>(msg: impl Into<String>) -> Res<T> {
+    Err(UsageError(msg.into()))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cli {
+    pub as_uid: Option<u32>,
+    pub cmd: Command,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    Listen(ListenOpts),
+    Send(SendOpts),
+    Raw(RawOpts),
+    Flood(FloodOpts),
+    Bind { group: u32 },
+    Notify(NotifyOpts),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenOpts {
+    pub group: u32,
+    pub count: Option<u64>,
+    pub timeout_ms: Option<u64>,
+    pub match_idx: Option<u32>,
+    pub match_val: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendOpts {
+    pub idx: u32,
+    pub val: u32,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: u16,
+    pub data: Vec<u8>,
+    pub nl_ack: bool,
+    pub reply_timeout_ms: Option<u64>,
+    pub group: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawOpts {
+    pub bytes: Vec<u8>,
+    pub nl_ack: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FloodOpts {
+    pub idx: u32,
+    pub val: u32,
+    pub count: u64,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyOpts {
+    /// `Some(group)` for --add, `None` for --remove.
+    pub add_group: Option<u32>,
+    pub ctl_idx: u32,
+    pub ctl_val: u32,
+    pub idx_reqs: Vec<NotifyReq>,
+    pub val_reqs: Vec<NotifyReq>,
+    pub nl_ack: bool,
+    pub listen_ms: Option<u64>,
+}
+
+/// Parse a number: decimal, or hex with a `0x`/`0X` prefix.
+pub fn parse_num(s: &str) -> Option<u64> {
+    let (digits, radix) = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => (h, 16),
+        None => (s, 10),
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    u64::from_str_radix(digits, radix).ok()
+}
+
+fn num_u64(opt: &str, s: &str) -> Res<u64> {
+    parse_num(s).map_or_else(|| err(format!("{opt}: not a number: '{s}'")), Ok)
+}
+
+fn num_u32(opt: &str, s: &str) -> Res<u32> {
+    u32::try_from(num_u64(opt, s)?).or_else(|_| err(format!("{opt}: out of range (u32): '{s}'")))
+}
+
+fn num_u16(opt: &str, s: &str) -> Res<u16> {
+    u16::try_from(num_u64(opt, s)?).or_else(|_| err(format!("{opt}: out of range (u16): '{s}'")))
+}
+
+/// Parse a hex byte string. An optional `0x` prefix, whitespace and `:`
+/// separators are allowed; the digits must come in pairs.
+pub fn parse_hex(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim();
+    let s = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .unwrap_or(s);
+    let digits: Vec<u8> = s
+        .bytes()
+        .filter(|b| !b.is_ascii_whitespace() && *b != b':')
+        .collect();
+    let pairs = digits.chunks_exact(2);
+    if !pairs.remainder().is_empty() {
+        return None;
+    }
+    pairs
+        .map(|p| {
+            let hi = char::from(p[0]).to_digit(16)?;
+            let lo = char::from(p[1]).to_digit(16)?;
+            Some((hi * 16 + lo) as u8)
+        })
+        .collect()
+}
+
+/// Parse `FIRST:RANGE[,FIRST:RANGE...]`.
+pub fn parse_ranges(opt: &str, s: &str) -> Res<Vec<NotifyReq>> {
+    if s.is_empty() {
+        return Ok(Vec::new());
+    }
+    s.split(',')
+        .map(|item| {
+            let Some((first, range)) = item.split_once(':') else {
+                return err(format!("{opt}: expected FIRST:RANGE, got '{item}'"));
+            };
+            Ok(NotifyReq {
+                first: num_u32(opt, first)?,
+                range: num_u32(opt, range)?,
+            })
+        })
+        .collect()
+}
+
+/// Options given to one subcommand, in order.
+struct Opts {
+    cmd: &'static str,
+    items: Vec<(&'static str, Option<String>)>,
+}
+
+impl Opts {
+    /// Parse `args` against `spec`: a list of (name, takes_value).
+    fn parse(cmd: &'static str, args: &[String], spec: &[(&'static str, bool)]) -> Res<Opts> {
+        let mut items: Vec<(&'static str, Option<String>)> = Vec::new();
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let (name, inline) = match a.split_once('=') {
+                Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
+                _ => (a.as_str(), None),
+            };
+            let Some(&(sname, takes)) = spec.iter().find(|(n, _)| *n == name) else {
+                return err(format!("{cmd}: unknown option or argument '{a}'"));
+            };
+            if items.iter().any(|(n, _)| *n == sname) {
+                return err(format!("{cmd}: option {sname} given twice"));
+            }
+            let value = match (takes, inline) {
+                (true, Some(v)) => Some(v),
+                (true, None) => match it.next() {
+                    Some(v) => Some(v.clone()),
+                    None => return err(format!("{cmd}: option {sname} needs a value")),
+                },
+                (false, Some(_)) => return err(format!("{cmd}: option {sname} takes no value")),
+                (false, None) => None,
+            };
+            items.push((sname, value));
+        }
+        Ok(Opts { cmd, items })
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.items
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, v)| v.as_deref())
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.items.iter().any(|(n, _)| *n == name)
+    }
+
+    fn req(&self, name: &str) -> Res<&str> {
+        self.get(name)
+            .map_or_else(|| err(format!("{}: missing {name}", self.cmd)), Ok)
+    }
+
+    fn u32_opt(&self, name: &str) -> Res<Option<u32>> {
+        self.get(name).map(|v| num_u32(name, v)).transpose()
+    }
+
+    fn u64_opt(&self, name: &str) -> Res<Option<u64>> {
+        self.get(name).map(|v| num_u64(name, v)).transpose()
+    }
+
+    fn u32_req(&self, name: &str) -> Res<u32> {
+        num_u32(name, self.req(name)?)
+    }
+}
+
+pub fn parse(args: &[String]) -> Res<Cli> {
+    let mut as_uid = None;
+    let mut i = 0;
+    loop {
+        let Some(a) = args.get(i) else {
+            return err("missing command");
+        };
+        if a == "--as-uid" {
+            let v = args
+                .get(i + 1)
+                .map_or_else(|| err("--as-uid needs a value"), Ok)?;
+            as_uid = Some(num_u32("--as-uid", v)?);
+            i += 2;
+        } else if let Some(v) = a.strip_prefix("--as-uid=") {
+            as_uid = Some(num_u32("--as-uid", v)?);
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    let cmd_name = args[i].as_str();
+    let rest = &args[i + 1..];
+    let cmd = match cmd_name {
+        "-h" | "--help" | "help" => Command::Help,
+        "listen" => {
+            let o = Opts::parse(
+                "listen",
+                rest,
+                &[
+                    ("--group", true),
+                    ("--count", true),
+                    ("--timeout-ms", true),
+                    ("--match-idx", true),
+                    ("--match-val", true),
+                ],
+            )?;
+            Command::Listen(ListenOpts {
+                group: o.u32_req("--group")?,
+                count: o.u64_opt("--count")?,
+                timeout_ms: o.u64_opt("--timeout-ms")?,
+                match_idx: o.u32_opt("--match-idx")?,
+                match_val: o.u32_opt("--match-val")?,
+            })
+        }
+        "send" => {
+            let o = Opts::parse(
+                "send",
+                rest,
+                &[
+                    ("--idx", true),
+                    ("--val", true),
+                    ("--seq", true),
+                    ("--ack", true),
+                    ("--flags", true),
+                    ("--data", true),
+                    ("--hex", true),
+                    ("--nul", false),
+                    ("--nl-ack", false),
+                    ("--reply-timeout-ms", true),
+                    ("--group", true),
+                ],
+            )?;
+            let mut data = match (o.get("--data"), o.get("--hex")) {
+                (Some(_), Some(_)) => return err("send: --data and --hex are exclusive"),
+                (Some(t), None) => t.as_bytes().to_vec(),
+                (None, Some(h)) => parse_hex(h)
+                    .map_or_else(|| err(format!("--hex: not a hex byte string: '{h}'")), Ok)?,
+                (None, None) => Vec::new(),
+            };
+            if o.has("--nul") {
+                data.push(0);
+            }
+            if data.len() > usize::from(u16::MAX) {
+                return err("send: data longer than 65535 bytes");
+            }
+            Command::Send(SendOpts {
+                idx: o.u32_req("--idx")?,
+                val: o.u32_req("--val")?,
+                seq: o.u32_opt("--seq")?.unwrap_or(0),
+                ack: o.u32_opt("--ack")?.unwrap_or(0),
+                flags: o
+                    .get("--flags")
+                    .map(|v| num_u16("--flags", v))
+                    .transpose()?
+                    .unwrap_or(0),
+                data,
+                nl_ack: o.has("--nl-ack"),
+                reply_timeout_ms: o.u64_opt("--reply-timeout-ms")?,
+                group: o.u32_opt("--group")?,
+            })
+        }
+        "raw" => {
+            let o = Opts::parse("raw", rest, &[("--hex", true), ("--nl-ack", false)])?;
+            let h = o.req("--hex")?;
+            let bytes = parse_hex(h)
+                .map_or_else(|| err(format!("--hex: not a hex byte string: '{h}'")), Ok)?;
+            Command::Raw(RawOpts {
+                bytes,
+                nl_ack: o.has("--nl-ack"),
+            })
+        }
+        "flood" => {
+            let o = Opts::parse(
+                "flood",
+                rest,
+                &[
+                    ("--idx", true),
+                    ("--val", true),
+                    ("--count", true),
+                    ("--data", true),
+                ],
+            )?;
+            let data = o.get("--data").unwrap_or("").as_bytes().to_vec();
+            if data.len() > usize::from(u16::MAX) {
+                return err("flood: data longer than 65535 bytes");
+            }
+            Command::Flood(FloodOpts {
+                idx: o.u32_req("--idx")?,
+                val: o.u32_req("--val")?,
+                count: num_u64("--count", o.req("--count")?)?,
+                data,
+            })
+        }
+        "bind" => {
+            let o = Opts::parse("bind", rest, &[("--group", true)])?;
+            Command::Bind {
+                group: o.u32_req("--group")?,
+            }
+        }
+        "notify" => {
+            let o = Opts::parse(
+                "notify",
+                rest,
+                &[
+                    ("--add", true),
+                    ("--remove", false),
+                    ("--ctl-idx", true),
+                    ("--ctl-val", true),
+                    ("--idx", true),
+                    ("--val", true),
+                    ("--nl-ack", false),
+                    ("--listen-ms", true),
+                ],
+            )?;
+            let add_group = match (o.u32_opt("--add")?, o.has("--remove")) {
+                (Some(_), true) => return err("notify: --add and --remove are exclusive"),
+                (None, false) => return err("notify: one of --add GROUP or --remove is needed"),
+                (g, _) => g,
+            };
+            let listen_ms = o.u64_opt("--listen-ms")?;
+            if listen_ms.is_some() && add_group.is_none() {
+                return err("notify: --listen-ms needs --add GROUP");
+            }
+            Command::Notify(NotifyOpts {
+                add_group,
+                ctl_idx: o.u32_opt("--ctl-idx")?.unwrap_or(u32::MAX),
+                ctl_val: o.u32_opt("--ctl-val")?.unwrap_or(u32::MAX),
+                idx_reqs: parse_ranges("--idx", o.get("--idx").unwrap_or(""))?,
+                val_reqs: parse_ranges("--val", o.get("--val").unwrap_or(""))?,
+                nl_ack: o.has("--nl-ack"),
+                listen_ms,
+            })
+        }
+        // "proc" is reserved for a later process-events subcommand.
+        other => return err(format!("unknown command '{other}'")),
+    };
+    Ok(Cli { as_uid, cmd })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Res<Cli> {
+        let v: Vec<String> = s.split_whitespace().map(String::from).collect();
+        parse(&v)
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(parse_num("0"), Some(0));
+        assert_eq!(parse_num("42"), Some(42));
+        assert_eq!(parse_num("0x1F"), Some(31));
+        assert_eq!(parse_num("0Xffffffff"), Some(0xffff_ffff));
+        assert_eq!(parse_num("0x"), None);
+        assert_eq!(parse_num(""), None);
+        assert_eq!(parse_num("-1"), None);
+        assert_eq!(parse_num("+1"), None);
+        assert_eq!(parse_num("12a"), None);
+        assert!(p("bind --group 0x100000000").is_err());
+        assert!(p("send --idx 1 --val 1 --flags 0x10000").is_err());
+    }
+
+    #[test]
+    fn hex_bytes() {
+        assert_eq!(parse_hex("00ff10"), Some(vec![0, 0xff, 0x10]));
+        assert_eq!(parse_hex("0xDEad"), Some(vec![0xde, 0xad]));
+        assert_eq!(parse_hex("de:ad be"), Some(vec![0xde, 0xad, 0xbe]));
+        assert_eq!(parse_hex(""), Some(vec![]));
+        assert_eq!(parse_hex("abc"), None);
+        assert_eq!(parse_hex("zz"), None);
+    }
+
+    #[test]
+    fn listen_args() {
+        let c = p("--as-uid 65534 listen --group 0x10 --count=3 --timeout-ms 500 --match-idx 14 --match-val 0x456").unwrap();
+        assert_eq!(c.as_uid, Some(65534));
+        assert_eq!(
+            c.cmd,
+            Command::Listen(ListenOpts {
+                group: 16,
+                count: Some(3),
+                timeout_ms: Some(500),
+                match_idx: Some(14),
+                match_val: Some(0x456),
+            })
+        );
+        assert!(p("listen").is_err());
+        assert!(p("listen --group 1 --group 2").is_err());
+        assert!(p("listen --group 1 --bogus").is_err());
+        assert!(p("listen --group").is_err());
+        // global option only before the command
+        assert!(p("listen --group 1 --as-uid 5").is_err());
+    }
+
+    #[test]
+    fn send_args() {
+        let c = p("send --idx 1 --val 2 --seq 3 --ack 4 --flags 5 --data hi --nul --nl-ack --reply-timeout-ms 100 --group 7").unwrap();
+        assert_eq!(
+            c.cmd,
+            Command::Send(SendOpts {
+                idx: 1,
+                val: 2,
+                seq: 3,
+                ack: 4,
+                flags: 5,
+                data: b"hi\0".to_vec(),
+                nl_ack: true,
+                reply_timeout_ms: Some(100),
+                group: Some(7),
+            })
+        );
+        let Command::Send(s) = p("send --idx 1 --val 2 --hex 0102").unwrap().cmd else {
+            panic!()
+        };
+        assert_eq!(s.data, vec![1, 2]);
+        assert_eq!((s.seq, s.ack, s.flags, s.nl_ack), (0, 0, 0, false));
+        assert!(p("send --idx 1 --val 2 --hex 01 --data x").is_err());
+        assert!(p("send --idx 1").is_err());
+        assert!(p("send --idx 1 --val 2 --nul=1").is_err());
+    }
+
+    #[test]
+    fn notify_args() {
+        let c = p("notify --add 5 --idx 0x10:2,20:1 --val 1:1 --nl-ack --listen-ms 300").unwrap();
+        assert_eq!(
+            c.cmd,
+            Command::Notify(NotifyOpts {
+                add_group: Some(5),
+                ctl_idx: u32::MAX,
+                ctl_val: u32::MAX,
+                idx_reqs: vec![
+                    NotifyReq {
+                        first: 16,
+                        range: 2
+                    },
+                    NotifyReq {
+                        first: 20,
+                        range: 1
+                    }
+                ],
+                val_reqs: vec![NotifyReq { first: 1, range: 1 }],
+                nl_ack: true,
+                listen_ms: Some(300),
+            })
+        );
+        let Command::Notify(n) = p("notify --remove --ctl-idx 1 --ctl-val 2 --idx 3:4 --val 5:6")
+            .unwrap()
+            .cmd
+        else {
+            panic!()
+        };
+        assert_eq!((n.add_group, n.ctl_idx, n.ctl_val), (None, 1, 2));
+        assert!(p("notify --idx 1:1 --val 1:1").is_err());
+        assert!(p("notify --add 1 --remove --idx 1:1 --val 1:1").is_err());
+        assert!(p("notify --remove --idx 1:1 --val 1:1 --listen-ms 5").is_err());
+        assert!(p("notify --add 1 --idx 1 --val 1:1").is_err());
+    }
+
+    #[test]
+    fn other_commands() {
+        assert_eq!(p("bind --group 3").unwrap().cmd, Command::Bind { group: 3 });
+        assert_eq!(
+            p("raw --hex 1000 --nl-ack").unwrap().cmd,
+            Command::Raw(RawOpts {
+                bytes: vec![0x10, 0],
+                nl_ack: true
+            })
+        );
+        assert_eq!(
+            p("flood --idx 1 --val 2 --count 10").unwrap().cmd,
+            Command::Flood(FloodOpts {
+                idx: 1,
+                val: 2,
+                count: 10,
+                data: vec![]
+            })
+        );
+        assert_eq!(p("--help").unwrap().cmd, Command::Help);
+        assert!(p("proc").is_err());
+        assert!(p("").is_err());
+        assert!(p("--as-uid").is_err());
+    }
+}

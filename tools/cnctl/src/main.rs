@@ -1,0 +1,475 @@
+//! cnctl: userspace test tool for the kernel connector (NETLINK_CONNECTOR),
+//! the counterpart of samples/connector/ucon.c.
+
+mod cli;
+mod errors;
+mod wire;
+
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use netlink_sys::{protocols::NETLINK_CONNECTOR, Socket, SocketAddr};
+
+use cli::{Command, FloodOpts, ListenOpts, NotifyOpts, RawOpts, SendOpts};
+use errors::{Ctx, Fatal};
+use wire::NlItem;
+
+/// Exit codes.
+const EXIT_OK: u8 = 0;
+const EXIT_TIMEOUT: u8 = 1;
+const EXIT_ERROR: u8 = 2;
+const EXIT_USAGE: u8 = 64;
+
+/// Receive buffer: larger than any connector message (16 KiB max data).
+const RECV_BUF_LEN: usize = 128 * 1024;
+
+/// How long `send --nl-ack` and `notify --nl-ack` wait for the ack.
+const SEND_ACK_WAIT: Duration = Duration::from_millis(2000);
+/// How long `raw --nl-ack` waits for the ack.
+const RAW_ACK_WAIT: Duration = Duration::from_millis(1000);
+
+type Res<T> = Result<T, Fatal>;
+
+/// Print one line to stdout and flush it at once.
+fn emit(line: &str) -> Res<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(|e| Fatal(format!("writing to stdout: {e}")))
+}
+
+/// Note something unusual on stderr (not part of the tested output).
+fn note_item(item: &NlItem) {
+    match item {
+        NlItem::Cn(m) => eprintln!("ignored: {}", m.recv_line()),
+        NlItem::Ack { error, .. } => eprintln!("ignored: nlack error={error}"),
+        NlItem::Other { nl_type, len } => {
+            eprintln!("ignored: netlink message type={nl_type} len={len}")
+        }
+        NlItem::Malformed { offset, remaining } => {
+            eprintln!("ignored: malformed netlink data at offset {offset} ({remaining} bytes)")
+        }
+    }
+}
+
+/// A bound NETLINK_CONNECTOR socket.
+struct Conn {
+    sock: Socket,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    fn open() -> Res<Conn> {
+        let mut sock = Socket::new(NETLINK_CONNECTOR).map_err(|e| Fatal::io(&e, Ctx::Socket))?;
+        sock.bind_auto().map_err(|e| Fatal::io(&e, Ctx::Bind))?;
+        Ok(Conn {
+            sock,
+            buf: vec![0; RECV_BUF_LEN],
+        })
+    }
+
+    /// Join a connector group (1-based netlink group number).
+    fn join(&self, group: u32) -> Res<()> {
+        self.sock
+            .add_membership(group)
+            .map_err(|e| Fatal::io(&e, Ctx::Join(group)))
+    }
+
+    /// Send one datagram to the kernel (port id 0, no groups).
+    fn send_kernel(&self, bytes: &[u8]) -> io::Result<usize> {
+        self.sock.send_to(bytes, &SocketAddr::new(0, 0), 0)
+    }
+
+    /// Wait for one datagram until `deadline` (`None`: forever).
+    /// Returns `Ok(None)` on timeout, else the messages it carried.
+    fn recv_until(&mut self, deadline: Option<Instant>) -> Res<Option<Vec<NlItem>>> {
+        loop {
+            let timeout_ms: libc::c_int = match deadline {
+                None => -1,
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ok(None);
+                    }
+                    // round up so that we never wake up early and spin
+                    let ms = left.as_nanos().div_ceil(1_000_000);
+                    ms.min(libc::c_int::MAX as u128) as libc::c_int
+                }
+            };
+            let mut pfd = libc::pollfd {
+                fd: self.sock.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: pfd is a valid pollfd for the duration of the call.
+            let r = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+            if r < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(Fatal::io(&e, Ctx::Recv));
+            }
+            if r == 0 {
+                continue; // the deadline check above decides
+            }
+            let mut slice = &mut self.buf[..];
+            match self
+                .sock
+                .recv(&mut slice, libc::MSG_DONTWAIT | libc::MSG_TRUNC)
+            {
+                Ok(n) => {
+                    let got = n.min(self.buf.len());
+                    if n > got {
+                        eprintln!("warning: datagram of {n} bytes truncated to {got}");
+                    }
+                    return Ok(Some(wire::parse_datagram(&self.buf[..got])));
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
+                    ) =>
+                {
+                    continue
+                }
+                Err(e) => return Err(Fatal::io(&e, Ctx::Recv)),
+            }
+        }
+    }
+}
+
+/// setgroups/setgid/setuid to `uid` (used as both uid and gid).
+fn drop_privileges(uid: u32) -> Res<()> {
+    let fail = |what: &str| {
+        let e = io::Error::last_os_error();
+        Fatal(format!(
+            "{} [{what}({uid})]",
+            errors::describe_errno(e.raw_os_error().unwrap_or(0), Ctx::Creds)
+        ))
+    };
+    // SAFETY: plain system calls with integer arguments (and a null list
+    // of zero supplementary groups); the program is single-threaded.
+    unsafe {
+        if libc::geteuid() == 0 && libc::setgroups(0, std::ptr::null()) != 0 {
+            return Err(fail("setgroups"));
+        }
+        if libc::setgid(uid) != 0 {
+            return Err(fail("setgid"));
+        }
+        if libc::setuid(uid) != 0 {
+            return Err(fail("setuid"));
+        }
+        if libc::getuid() != uid || libc::geteuid() != uid {
+            return Err(Fatal(format!("--as-uid {uid}: uid did not change")));
+        }
+    }
+    Ok(())
+}
+
+fn cmd_listen(o: &ListenOpts) -> Res<u8> {
+    let mut conn = Conn::open()?;
+    conn.join(o.group)?;
+    eprintln!("listening group={}", o.group);
+    if o.count == Some(0) {
+        return Ok(EXIT_OK);
+    }
+    let deadline = o
+        .timeout_ms
+        .map(|t| Instant::now() + Duration::from_millis(t));
+    let mut received: u64 = 0;
+    loop {
+        let Some(items) = conn.recv_until(deadline)? else {
+            return Ok(match o.count {
+                Some(n) => {
+                    eprintln!("timeout: received {received} of {n}");
+                    EXIT_TIMEOUT
+                }
+                None => EXIT_OK,
+            });
+        };
+        for item in items {
+            match item {
+                NlItem::Cn(m) => {
+                    if o.match_idx.is_some_and(|i| i != m.idx)
+                        || o.match_val.is_some_and(|v| v != m.val)
+                    {
+                        continue;
+                    }
+                    emit(&m.recv_line())?;
+                    received += 1;
+                    if o.count == Some(received) {
+                        return Ok(EXIT_OK);
+                    }
+                }
+                other => note_item(&other),
+            }
+        }
+    }
+}
+
+/// State of something `send` waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    NotAsked,
+    Pending(Instant),
+    Done,
+    TimedOut,
+    /// The kernel answered the request with a netlink error.
+    Rejected(i32),
+}
+
+impl Wait {
+    fn new(asked: bool, start: Instant, within: Duration) -> Wait {
+        if asked {
+            Wait::Pending(start + within)
+        } else {
+            Wait::NotAsked
+        }
+    }
+
+    fn pending(self) -> Option<Instant> {
+        match self {
+            Wait::Pending(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    fn expire(&mut self, now: Instant) {
+        if let Wait::Pending(d) = *self {
+            if now >= d {
+                *self = Wait::TimedOut;
+            }
+        }
+    }
+}
+
+fn sent_line(idx: u32, val: u32, seq: u32, ack: u32, len: usize) {
+    eprintln!("sent idx={idx} val={val} seq={seq} ack={ack} len={len}");
+}
+
+fn cmd_send(o: &SendOpts) -> Res<u8> {
+    let mut conn = Conn::open()?;
+    if let Some(g) = o.group {
+        conn.join(g)?;
+    }
+    let nl_flags = if o.nl_ack { wire::NLM_F_ACK } else { 0 };
+    let msg = wire::encode_cn_request(o.idx, o.val, o.seq, o.ack, o.flags, &o.data, nl_flags)
+        .ok_or_else(|| Fatal("data too long for a connector message".into()))?;
+    conn.send_kernel(&msg)
+        .map_err(|e| Fatal::io(&e, Ctx::Send))?;
+    sent_line(o.idx, o.val, o.seq, o.ack, o.data.len());
+
+    let start = Instant::now();
+    let mut ack = Wait::new(o.nl_ack, start, SEND_ACK_WAIT);
+    let mut reply = Wait::new(
+        o.reply_timeout_ms.is_some(),
+        start,
+        Duration::from_millis(o.reply_timeout_ms.unwrap_or(0)),
+    );
+    let want_ack = o.ack.wrapping_add(1);
+    loop {
+        let now = Instant::now();
+        ack.expire(now);
+        reply.expire(now);
+        // Wake up at the earlier deadline so that each expires on time.
+        let Some(wake) = [ack.pending(), reply.pending()].into_iter().flatten().min() else {
+            break;
+        };
+        let Some(items) = conn.recv_until(Some(wake))? else {
+            continue;
+        };
+        for item in items {
+            match item {
+                NlItem::Ack { error, .. } => {
+                    emit(&format!("nlack error={error}"))?;
+                    if ack.pending().is_some() {
+                        ack = Wait::Done;
+                    }
+                    if error != 0 && reply.pending().is_some() {
+                        reply = Wait::Rejected(error);
+                    }
+                }
+                NlItem::Cn(m) => {
+                    let is_reply =
+                        m.idx == o.idx && m.val == o.val && m.seq == o.seq && m.ack == want_ack;
+                    if is_reply && reply.pending().is_some() {
+                        emit(&m.recv_line())?;
+                        reply = Wait::Done;
+                    } else if o.group.is_some() {
+                        // broadcasts asked for with --group
+                        emit(&m.recv_line())?;
+                    } else {
+                        note_item(&NlItem::Cn(m));
+                    }
+                }
+                other => note_item(&other),
+            }
+        }
+    }
+    let mut code = EXIT_OK;
+    if ack == Wait::TimedOut {
+        eprintln!("timeout: no netlink ack");
+        code = EXIT_TIMEOUT;
+    }
+    match reply {
+        Wait::TimedOut => {
+            eprintln!("timeout: no reply");
+            code = EXIT_TIMEOUT;
+        }
+        Wait::Rejected(e) => {
+            eprintln!("no reply: the kernel answered with netlink error={e}");
+            code = EXIT_TIMEOUT;
+        }
+        _ => {}
+    }
+    Ok(code)
+}
+
+/// Wait up to `within` for an NLMSG_ERROR and print it.
+/// Connector messages arriving meanwhile are printed if `print_cn`.
+fn wait_nl_ack(conn: &mut Conn, within: Duration, print_cn: bool) -> Res<bool> {
+    let deadline = Instant::now() + within;
+    loop {
+        let Some(items) = conn.recv_until(Some(deadline))? else {
+            eprintln!("timeout: no netlink ack");
+            return Ok(false);
+        };
+        let mut got = false;
+        for item in items {
+            match item {
+                NlItem::Ack { error, .. } => {
+                    emit(&format!("nlack error={error}"))?;
+                    got = true;
+                }
+                NlItem::Cn(m) if print_cn => emit(&m.recv_line())?,
+                other => note_item(&other),
+            }
+        }
+        if got {
+            return Ok(true);
+        }
+    }
+}
+
+fn cmd_raw(o: &RawOpts) -> Res<u8> {
+    let mut conn = Conn::open()?;
+    conn.send_kernel(&o.bytes)
+        .map_err(|e| Fatal::io(&e, Ctx::Send))?;
+    eprintln!("sent raw len={}", o.bytes.len());
+    if !o.nl_ack {
+        return Ok(EXIT_OK);
+    }
+    Ok(if wait_nl_ack(&mut conn, RAW_ACK_WAIT, false)? {
+        EXIT_OK
+    } else {
+        EXIT_TIMEOUT
+    })
+}
+
+fn cmd_flood(o: &FloodOpts) -> Res<u8> {
+    let conn = Conn::open()?;
+    let (mut sent, mut errors) = (0u64, 0u64);
+    let mut first_error: Option<io::Error> = None;
+    for i in 0..o.count {
+        let seq = i as u32; // wraps past 2^32 messages
+        let msg = wire::encode_cn_request(o.idx, o.val, seq, 0, 0, &o.data, 0)
+            .ok_or_else(|| Fatal("data too long for a connector message".into()))?;
+        match conn.send_kernel(&msg) {
+            Ok(_) => sent += 1,
+            Err(e) => {
+                errors += 1;
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        eprintln!("first error: {}", Fatal::io(&e, Ctx::Send).0);
+    }
+    emit(&format!("flood sent={sent} errors={errors}"))?;
+    Ok(EXIT_OK)
+}
+
+fn cmd_bind(group: u32) -> Res<u8> {
+    let conn = Conn::open()?;
+    conn.join(group)?;
+    emit(&format!("bind group={group} ok"))?;
+    Ok(EXIT_OK)
+}
+
+fn cmd_notify(o: &NotifyOpts) -> Res<u8> {
+    let mut conn = Conn::open()?;
+    let data = wire::encode_ctl_msg(o.add_group.unwrap_or(0), &o.idx_reqs, &o.val_reqs);
+    let nl_flags = if o.nl_ack { wire::NLM_F_ACK } else { 0 };
+    let msg = wire::encode_cn_request(o.ctl_idx, o.ctl_val, 0, 0, 0, &data, nl_flags)
+        .ok_or_else(|| Fatal("control message too long".into()))?;
+    conn.send_kernel(&msg)
+        .map_err(|e| Fatal::io(&e, Ctx::Send))?;
+    sent_line(o.ctl_idx, o.ctl_val, 0, 0, data.len());
+    if o.nl_ack && !wait_nl_ack(&mut conn, SEND_ACK_WAIT, o.listen_ms.is_some())? {
+        return Ok(EXIT_TIMEOUT);
+    }
+    let (Some(group), Some(ms)) = (o.add_group, o.listen_ms) else {
+        return Ok(EXIT_OK);
+    };
+    conn.join(group)?;
+    eprintln!("listening group={group}");
+    let deadline = Instant::now() + Duration::from_millis(ms);
+    while let Some(items) = conn.recv_until(Some(deadline))? {
+        for item in items {
+            match item {
+                NlItem::Cn(m) => emit(&m.recv_line())?,
+                NlItem::Ack { error, .. } => emit(&format!("nlack error={error}"))?,
+                other => note_item(&other),
+            }
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+fn run(cli: &cli::Cli) -> Res<u8> {
+    if let Some(uid) = cli.as_uid {
+        drop_privileges(uid)?;
+    }
+    match &cli.cmd {
+        Command::Help => {
+            print!("{}", cli::USAGE);
+            Ok(EXIT_OK)
+        }
+        Command::Listen(o) => cmd_listen(o),
+        Command::Send(o) => cmd_send(o),
+        Command::Raw(o) => cmd_raw(o),
+        Command::Flood(o) => cmd_flood(o),
+        Command::Bind { group } => cmd_bind(*group),
+        Command::Notify(o) => cmd_notify(o),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Result<Vec<String>, _> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.into_string())
+        .collect();
+    let parsed = match args {
+        Ok(a) => cli::parse(&a),
+        Err(bad) => Err(cli::UsageError(format!(
+            "argument is not valid UTF-8: {bad:?}"
+        ))),
+    };
+    let cli = match parsed {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("cnctl: {e}\n{}", cli::USAGE);
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match run(&cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(Fatal(msg)) => {
+            eprintln!("{msg}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}

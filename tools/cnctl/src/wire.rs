@@ -1,0 +1,384 @@
+//! Encoding and decoding of netlink / connector messages (native endian).
+
+/// Size of `struct nlmsghdr`.
+pub const NLMSG_HDRLEN: usize = 16;
+/// Size of the `struct cn_msg` header (without data).
+pub const CN_MSG_HDRLEN: usize = 20;
+/// Size of `struct cn_ctl_msg` (without the requests).
+pub const CN_CTL_MSG_HDRLEN: usize = 16;
+/// Size of one `struct cn_notify_req`.
+pub const CN_NOTIFY_REQ_LEN: usize = 8;
+
+pub const NLMSG_ERROR: u16 = 2;
+pub const NLMSG_DONE: u16 = 3;
+
+pub const NLM_F_ACK: u16 = 0x4;
+
+/// `NLMSG_ALIGN()`: round up to a multiple of 4.
+pub fn nlmsg_align(len: usize) -> usize {
+    (len + 3) & !3
+}
+
+fn get_u16(b: &[u8], off: usize) -> u16 {
+    u16::from_ne_bytes([b[off], b[off + 1]])
+}
+
+fn get_u32(b: &[u8], off: usize) -> u32 {
+    u32::from_ne_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
+}
+
+/// A connector message (`struct cn_msg` plus its data).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CnMsg {
+    pub idx: u32,
+    pub val: u32,
+    pub seq: u32,
+    pub ack: u32,
+    /// The `len` field as found in (or to be written to) the header.
+    pub len: u16,
+    pub flags: u16,
+    /// The data bytes actually present (at most `len` of them).
+    pub data: Vec<u8>,
+}
+
+impl CnMsg {
+    /// Parse a cn_msg from a netlink payload. Returns `None` if the
+    /// payload is shorter than the cn_msg header. Data is cut to what is
+    /// really present if the header claims more.
+    pub fn parse(payload: &[u8]) -> Option<CnMsg> {
+        if payload.len() < CN_MSG_HDRLEN {
+            return None;
+        }
+        let len = get_u16(payload, 16);
+        let avail = payload.len() - CN_MSG_HDRLEN;
+        let take = usize::from(len).min(avail);
+        Some(CnMsg {
+            idx: get_u32(payload, 0),
+            val: get_u32(payload, 4),
+            seq: get_u32(payload, 8),
+            ack: get_u32(payload, 12),
+            len,
+            flags: get_u16(payload, 18),
+            data: payload[CN_MSG_HDRLEN..CN_MSG_HDRLEN + take].to_vec(),
+        })
+    }
+
+    /// The line printed for a received message.
+    pub fn recv_line(&self) -> String {
+        format!(
+            "recv idx={} val={} seq={} ack={} len={} flags={} data=\"{}\"",
+            self.idx,
+            self.val,
+            self.seq,
+            self.ack,
+            self.len,
+            self.flags,
+            escape_data(&self.data)
+        )
+    }
+}
+
+/// Render data for the `data="..."` field: trailing NULs removed,
+/// printable ASCII except `"` and `\` as is, everything else as `\xNN`.
+pub fn escape_data(data: &[u8]) -> String {
+    let end = data.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
+    let mut out = String::with_capacity(end);
+    for &b in &data[..end] {
+        if (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// Build one netlink datagram carrying one cn_msg, exactly
+/// `16 + 20 + data.len()` bytes long (no tail padding).
+/// Returns `None` if the data does not fit the 16-bit `len` field.
+pub fn encode_cn_request(
+    idx: u32,
+    val: u32,
+    seq: u32,
+    ack: u32,
+    flags: u16,
+    data: &[u8],
+    nl_flags: u16,
+) -> Option<Vec<u8>> {
+    let dlen = u16::try_from(data.len()).ok()?;
+    let total = NLMSG_HDRLEN + CN_MSG_HDRLEN + data.len();
+    let mut b = Vec::with_capacity(total);
+    // struct nlmsghdr
+    b.extend_from_slice(&(total as u32).to_ne_bytes());
+    b.extend_from_slice(&NLMSG_DONE.to_ne_bytes());
+    b.extend_from_slice(&nl_flags.to_ne_bytes());
+    b.extend_from_slice(&seq.to_ne_bytes());
+    // nlmsg_pid 0: the kernel fills in the sender's port id
+    b.extend_from_slice(&0u32.to_ne_bytes());
+    // struct cn_msg
+    b.extend_from_slice(&idx.to_ne_bytes());
+    b.extend_from_slice(&val.to_ne_bytes());
+    b.extend_from_slice(&seq.to_ne_bytes());
+    b.extend_from_slice(&ack.to_ne_bytes());
+    b.extend_from_slice(&dlen.to_ne_bytes());
+    b.extend_from_slice(&flags.to_ne_bytes());
+    b.extend_from_slice(data);
+    debug_assert_eq!(b.len(), total);
+    Some(b)
+}
+
+/// One `struct cn_notify_req`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotifyReq {
+    pub first: u32,
+    pub range: u32,
+}
+
+/// Build the data of a connector control message:
+/// `struct cn_ctl_msg` followed by the idx requests, then the val requests.
+pub fn encode_ctl_msg(group: u32, idx_reqs: &[NotifyReq], val_reqs: &[NotifyReq]) -> Vec<u8> {
+    let reqs_len = (idx_reqs.len() + val_reqs.len()) * CN_NOTIFY_REQ_LEN;
+    let mut b = Vec::with_capacity(CN_CTL_MSG_HDRLEN + reqs_len);
+    b.extend_from_slice(&(idx_reqs.len() as u32).to_ne_bytes());
+    b.extend_from_slice(&(val_reqs.len() as u32).to_ne_bytes());
+    b.extend_from_slice(&group.to_ne_bytes());
+    b.extend_from_slice(&(reqs_len as u32).to_ne_bytes());
+    for r in idx_reqs.iter().chain(val_reqs) {
+        b.extend_from_slice(&r.first.to_ne_bytes());
+        b.extend_from_slice(&r.range.to_ne_bytes());
+    }
+    b
+}
+
+/// One netlink message found in a received datagram.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NlItem {
+    /// NLMSG_DONE carrying a connector message.
+    Cn(CnMsg),
+    /// NLMSG_ERROR: `error` is 0 for an ack, a negative errno otherwise.
+    /// `orig_seq` is the sequence number of the message it answers,
+    /// when present.
+    Ack { error: i32, orig_seq: Option<u32> },
+    /// Anything else (or a message too short for its type).
+    Other { nl_type: u16, len: u32 },
+    /// The rest of the datagram could not be parsed as netlink messages.
+    Malformed { offset: usize, remaining: usize },
+}
+
+/// Walk all netlink messages of one received datagram.
+pub fn parse_datagram(buf: &[u8]) -> Vec<NlItem> {
+    let mut items = Vec::new();
+    let mut off = 0;
+    while off < buf.len() {
+        let rest = &buf[off..];
+        if rest.len() < NLMSG_HDRLEN {
+            items.push(NlItem::Malformed {
+                offset: off,
+                remaining: rest.len(),
+            });
+            break;
+        }
+        let len = get_u32(rest, 0);
+        let nl_type = get_u16(rest, 4);
+        let ulen = len as usize;
+        if ulen < NLMSG_HDRLEN || ulen > rest.len() {
+            items.push(NlItem::Malformed {
+                offset: off,
+                remaining: rest.len(),
+            });
+            break;
+        }
+        let payload = &rest[NLMSG_HDRLEN..ulen];
+        let item = match nl_type {
+            NLMSG_DONE => match CnMsg::parse(payload) {
+                Some(m) => NlItem::Cn(m),
+                None => NlItem::Other { nl_type, len },
+            },
+            NLMSG_ERROR if payload.len() >= 4 => NlItem::Ack {
+                error: get_u32(payload, 0) as i32,
+                orig_seq: (payload.len() >= 4 + NLMSG_HDRLEN).then(|| get_u32(payload, 4 + 8)),
+            },
+            _ => NlItem::Other { nl_type, len },
+        };
+        items.push(item);
+        off += nlmsg_align(ulen);
+    }
+    items
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NLMSG_NOOP: u16 = 1;
+
+    fn nlmsg(nl_type: u16, payload: &[u8]) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&((NLMSG_HDRLEN + payload.len()) as u32).to_ne_bytes());
+        b.extend_from_slice(&nl_type.to_ne_bytes());
+        b.extend_from_slice(&0u16.to_ne_bytes());
+        b.extend_from_slice(&7u32.to_ne_bytes());
+        b.extend_from_slice(&0u32.to_ne_bytes());
+        b.extend_from_slice(payload);
+        while b.len() % 4 != 0 {
+            b.push(0);
+        }
+        b
+    }
+
+    #[test]
+    fn encode_request_layout() {
+        let b = encode_cn_request(0x10, 0x456, 9, 3, 0x0102, b"hi\0", NLM_F_ACK).unwrap();
+        assert_eq!(b.len(), 16 + 20 + 3);
+        assert_eq!(get_u32(&b, 0), 39); // nlmsg_len, not rounded up
+        assert_eq!(get_u16(&b, 4), NLMSG_DONE);
+        assert_eq!(get_u16(&b, 6), NLM_F_ACK);
+        assert_eq!(get_u32(&b, 8), 9); // nlmsg_seq == cn seq
+        assert_eq!(get_u32(&b, 12), 0); // nlmsg_pid
+        assert_eq!(get_u32(&b, 16), 0x10);
+        assert_eq!(get_u32(&b, 20), 0x456);
+        assert_eq!(get_u32(&b, 24), 9);
+        assert_eq!(get_u32(&b, 28), 3);
+        assert_eq!(get_u16(&b, 32), 3);
+        assert_eq!(get_u16(&b, 34), 0x0102);
+        assert_eq!(&b[36..], b"hi\0");
+    }
+
+    #[test]
+    fn encode_request_too_long() {
+        assert!(encode_cn_request(1, 1, 0, 0, 0, &vec![0u8; 65536], 0).is_none());
+        assert!(encode_cn_request(1, 1, 0, 0, 0, &vec![0u8; 65535], 0).is_some());
+    }
+
+    #[test]
+    fn roundtrip_through_parser() {
+        let req = encode_cn_request(5, 6, 7, 8, 9, b"abc", 0).unwrap();
+        let items = parse_datagram(&req);
+        assert_eq!(
+            items,
+            vec![NlItem::Cn(CnMsg {
+                idx: 5,
+                val: 6,
+                seq: 7,
+                ack: 8,
+                len: 3,
+                flags: 9,
+                data: b"abc".to_vec()
+            })]
+        );
+    }
+
+    #[test]
+    fn walks_several_messages_with_alignment() {
+        // first cn_msg has 5 data bytes -> nlmsg_len 41, aligned to 44
+        let mut cn1 = Vec::new();
+        for v in [1u32, 2, 3, 4] {
+            cn1.extend_from_slice(&v.to_ne_bytes());
+        }
+        cn1.extend_from_slice(&5u16.to_ne_bytes());
+        cn1.extend_from_slice(&0u16.to_ne_bytes());
+        cn1.extend_from_slice(b"hello");
+        let mut dgram = nlmsg(NLMSG_DONE, &cn1);
+        assert_eq!(dgram.len(), 44);
+        // an ack: error -19 followed by the original header
+        let mut ack = (-19i32).to_ne_bytes().to_vec();
+        ack.extend_from_slice(&nlmsg(NLMSG_DONE, &[])[..16]);
+        dgram.extend(nlmsg(NLMSG_ERROR, &ack));
+        dgram.extend(nlmsg(NLMSG_NOOP, &[]));
+        let items = parse_datagram(&dgram);
+        assert_eq!(items.len(), 3);
+        match &items[0] {
+            NlItem::Cn(m) => {
+                assert_eq!((m.idx, m.val, m.seq, m.ack, m.len), (1, 2, 3, 4, 5));
+                assert_eq!(m.data, b"hello");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(
+            items[1],
+            NlItem::Ack {
+                error: -19,
+                orig_seq: Some(7)
+            }
+        );
+        assert_eq!(
+            items[2],
+            NlItem::Other {
+                nl_type: NLMSG_NOOP,
+                len: 16
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_lengths_stop_the_walk() {
+        let mut d = nlmsg(NLMSG_DONE, &[0u8; 20]);
+        d[0..4].copy_from_slice(&200u32.to_ne_bytes()); // longer than datagram
+        assert!(matches!(
+            parse_datagram(&d)[..],
+            [NlItem::Malformed { offset: 0, .. }]
+        ));
+        let mut d = nlmsg(NLMSG_DONE, &[0u8; 20]);
+        d[0..4].copy_from_slice(&3u32.to_ne_bytes()); // shorter than header
+        assert!(matches!(parse_datagram(&d)[..], [NlItem::Malformed { .. }]));
+    }
+
+    #[test]
+    fn cn_len_larger_than_payload_is_truncated() {
+        let mut p = vec![0u8; 20];
+        p[16..18].copy_from_slice(&100u16.to_ne_bytes());
+        p.extend_from_slice(b"xy");
+        let m = CnMsg::parse(&p).unwrap();
+        assert_eq!(m.len, 100);
+        assert_eq!(m.data, b"xy");
+        assert!(CnMsg::parse(&[0u8; 19]).is_none());
+    }
+
+    #[test]
+    fn escaping() {
+        assert_eq!(escape_data(b"hello\0\0\0"), "hello");
+        assert_eq!(escape_data(b"a\0b\0"), "a\\x00b");
+        assert_eq!(
+            escape_data(b"q\"\\\n\x7f\xff~ "),
+            "q\\x22\\x5c\\x0a\\x7f\\xff~ "
+        );
+        assert_eq!(escape_data(b"\0\0"), "");
+    }
+
+    #[test]
+    fn recv_line_format() {
+        let m = CnMsg {
+            idx: 0xffff_ffff,
+            val: 1,
+            seq: 2,
+            ack: 3,
+            len: 6,
+            flags: 65535,
+            data: b"ok\x01\0\0\0".to_vec(),
+        };
+        assert_eq!(
+            m.recv_line(),
+            "recv idx=4294967295 val=1 seq=2 ack=3 len=6 flags=65535 data=\"ok\\x01\""
+        );
+    }
+
+    #[test]
+    fn ctl_msg_layout() {
+        let idx = [NotifyReq {
+            first: 10,
+            range: 2,
+        }];
+        let val = [
+            NotifyReq { first: 1, range: 3 },
+            NotifyReq {
+                first: 0x456,
+                range: 1,
+            },
+        ];
+        let b = encode_ctl_msg(7, &idx, &val);
+        assert_eq!(b.len(), 16 + 3 * 8);
+        let words: Vec<u32> = b.chunks(4).map(|c| get_u32(c, 0)).collect();
+        assert_eq!(words, vec![1, 2, 7, 24, 10, 2, 1, 3, 0x456, 1]);
+        assert_eq!(encode_ctl_msg(0, &[], &[]), vec![0u8; 16]);
+    }
+}
