@@ -184,13 +184,16 @@ pub struct OutSkb {
 impl OutSkb {
     /// Builds a buffer holding one `NLMSG_DONE` message with sequence number `seq`, the given
     /// payload, and `dst_group` in its netlink control block (`nlmsg_new()` + `nlmsg_put()`).
-    pub fn new_done(seq: u32, payload: &[u8], dst_group: u32, gfp: bindings::gfp_t) -> Result<Self> {
+    pub fn new_done(
+        seq: u32,
+        payload: &[u8],
+        dst_group: u32,
+        gfp: bindings::gfp_t,
+    ) -> Result<Self> {
         let size = nlmsg_align(NLMSG_HDRLEN + payload.len());
         let len = c_int::try_from(payload.len()).map_err(|_| EMSGSIZE)?;
         // SAFETY: Plain allocation; any size and mask are accepted.
-        let raw = unsafe {
-            bindings::__alloc_skb(size as c_uint, gfp, 0, bindings::NUMA_NO_NODE)
-        };
+        let raw = unsafe { bindings::__alloc_skb(size as c_uint, gfp, 0, bindings::NUMA_NO_NODE) };
         // INVARIANT: A new linear skb, owned by us from here on (freed by `drop` on error).
         let skb = Self {
             skb: NonNull::new(raw).ok_or(ENOMEM)?,
@@ -381,7 +384,11 @@ impl SeqOut<'_> {
     }
 
     /// Prints one callback line of `/proc/net/connector`: `"%-15s %u:%u\n"`.
-    pub fn callback_line(&self, name: &[u8; crate::connector::CN_CBQ_NAMELEN], id: crate::connector::CbId) {
+    pub fn callback_line(
+        &self,
+        name: &[u8; crate::connector::CN_CBQ_NAMELEN],
+        id: crate::connector::CbId,
+    ) {
         let name = CStr::from_bytes_until_nul(name).unwrap_or(c"");
         // SAFETY: `m` is valid (type invariant); the format takes a NUL-terminated string and two
         // `unsigned int`s, which is what is passed.

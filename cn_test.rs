@@ -13,6 +13,7 @@ use kernel::{
     prelude::*,
     sync::Arc,
     time::{
+        delay::fsleep,
         hrtimer::{
             HrTimer, HrTimerCallback, HrTimerCallbackContext, HrTimerPointer, HrTimerRestart,
             RelativeSoftMode,
@@ -23,7 +24,7 @@ use kernel::{
 
 pub mod connector;
 
-use connector::{CbId, Callback, Destination, Message, Outgoing, Registration, Sender, Sleep};
+use connector::{Callback, CbId, Destination, Message, Outgoing, Registration, Sender, Sleep};
 
 module! {
     type: CnTest,
@@ -39,6 +40,10 @@ module! {
         reply: bool {
             default: false,
             description: "Answer every message with seq, ack + 1 and the same data",
+        },
+        delay_ms: u32 {
+            default: 0,
+            description: "Milliseconds each callback sleeps before it returns (unload tests)",
         },
     },
 }
@@ -64,8 +69,16 @@ impl Callback for CnTestCallback {
             data.len(),
             kernel::str::BStr::from_bytes(text)
         );
+        let delay_ms = module_parameters::delay_ms.value();
+        if delay_ms > 0 {
+            fsleep(Delta::from_millis(i64::from(delay_ms)));
+            pr_info!("cn_test_callback: done seq={}\n", msg.seq());
+        }
         if module_parameters::reply.value() {
-            if let Err(e) = msg.reply(data).send(Destination::Port(sender.portid()), Sleep::MayBlock) {
+            if let Err(e) = msg
+                .reply(data)
+                .send(Destination::Port(sender.portid()), Sleep::MayBlock)
+            {
                 pr_warn!("reply to port {} failed: {:?}\n", sender.portid(), e);
             }
         }
@@ -119,11 +132,21 @@ impl_has_hr_timer! {
     }
 }
 
+/// Logs the end of the unload, once everything else has been dropped.
+struct Farewell;
+
+impl Drop for Farewell {
+    fn drop(&mut self) {
+        pr_info!("unloaded\n");
+    }
+}
+
 struct CnTest {
     // Dropped in this order: the timer stops before the callbacks go.
     _ticker: Option<kernel::time::hrtimer::ArcHrTimerHandle<Ticker>>,
     _timer_id: Registration,
     _id: Registration,
+    _farewell: Farewell,
 }
 
 impl kernel::Module for CnTest {
@@ -154,6 +177,7 @@ impl kernel::Module for CnTest {
             _ticker: ticker,
             _timer_id: timer_id,
             _id: id,
+            _farewell: Farewell,
         })
     }
 }

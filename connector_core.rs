@@ -137,7 +137,14 @@ impl Connector {
             // Nobody listening on the group (`ESRCH`) is no error for a notification.
             // SAFETY: No filter.
             unsafe {
-                self.send_raw(&msg.to_bytes(), 0, group, bindings::GFP_KERNEL, None, core::ptr::null_mut())
+                self.send_raw(
+                    &msg.to_bytes(),
+                    0,
+                    group,
+                    bindings::GFP_KERNEL,
+                    None,
+                    core::ptr::null_mut(),
+                )
             };
         }
     }
@@ -177,7 +184,10 @@ impl Connector {
         };
         if group != 0 {
             // SAFETY: `filter` is safe to call here by our own safety requirements.
-            unsafe { self.socket.broadcast(skb, portid, group, gfp, filter, filter_data) }
+            unsafe {
+                self.socket
+                    .broadcast(skb, portid, group, gfp, filter, filter_data)
+            }
         } else {
             self.socket
                 .unicast(skb, portid, cn_netlink::gfp_allows_blocking(gfp))
@@ -213,7 +223,8 @@ impl Connector {
             }
             Handler::Control => {
                 // SAFETY: As above; nothing writes to the message while these views live.
-                let (msg, sender) = unsafe { (Message::from_raw(msg), Sender::from_raw(skb.parms())) };
+                let (msg, sender) =
+                    unsafe { (Message::from_raw(msg), Sender::from_raw(skb.parms())) };
                 self.control(&msg, &sender)
             }
         }
@@ -308,7 +319,13 @@ impl kernel::Module for ConnectorModule {
         connector
             .queue
             .add(control_id, b"cn_control", Handler::Control)
-            .inspect_err(|_| pr_err!("cannot register the control id {}:{}\n", control_id.idx, control_id.val))?;
+            .inspect_err(|_| {
+                pr_err!(
+                    "cannot register the control id {}:{}\n",
+                    control_id.idx,
+                    control_id.val
+                )
+            })?;
         let proc = ProcNetEntry::new(c"connector", cn_proc_show)
             .inspect_err(|_| pr_err!("cannot create /proc/net/connector\n"))?;
         CONNECTOR.store(&raw const *connector, ordering::Release);
@@ -382,7 +399,12 @@ pub unsafe extern "C" fn cn_add_callback(
     match connector.add_callback(id, name.to_bytes(), Handler::Foreign(callback)) {
         Ok(()) => 0,
         Err(e) => {
-            pr_err!("cn_add_callback: cannot register {}:{}: {:?}\n", id.idx, id.val, e);
+            pr_err!(
+                "cn_add_callback: cannot register {}:{}: {:?}\n",
+                id.idx,
+                id.val,
+                e
+            );
             e.to_errno()
         }
     }
@@ -495,6 +517,16 @@ pub unsafe extern "C" fn cn_netlink_send_multi(
     gfp_mask: bindings::gfp_t,
 ) -> c_int {
     // SAFETY: By the safety requirements; no filter.
-    unsafe { cn_netlink_send_mult(msg, len, portid, group, gfp_mask, None, core::ptr::null_mut()) }
+    unsafe {
+        cn_netlink_send_mult(
+            msg,
+            len,
+            portid,
+            group,
+            gfp_mask,
+            None,
+            core::ptr::null_mut(),
+        )
+    }
 }
 export_symbol_gpl!(cn_netlink_send_multi);
