@@ -126,10 +126,9 @@ impl NotifyRequests {
     /// Errors: `EEXIST` when adding a request already in force, `ENOENT` when removing one that
     /// is not, `ENOSPC` when [`MAX_REQUESTS`] are in force.
     pub fn apply(&mut self, request: NotifyRequest) -> Result {
-        let existing = self
-            .requests
-            .iter()
-            .position(|r| r.same_ranges(&request) && (request.group == 0 || r.group == request.group));
+        let existing = self.requests.iter().position(|r| {
+            r.same_ranges(&request) && (request.group == 0 || r.group == request.group)
+        });
         match (request.group, existing) {
             (0, Some(pos)) => {
                 self.requests.remove(pos)?;
@@ -160,11 +159,14 @@ mod tests {
         let mut buf = KVec::new();
         let len = ((idx.len() + val.len()) * CN_NOTIFY_REQ_LEN) as u32;
         for word in [idx.len() as u32, val.len() as u32, group, len] {
-            buf.extend_from_slice(&word.to_ne_bytes(), GFP_KERNEL).unwrap();
+            buf.extend_from_slice(&word.to_ne_bytes(), GFP_KERNEL)
+                .unwrap();
         }
         for &(first, range) in Iterator::chain(idx.iter(), val.iter()) {
-            buf.extend_from_slice(&first.to_ne_bytes(), GFP_KERNEL).unwrap();
-            buf.extend_from_slice(&range.to_ne_bytes(), GFP_KERNEL).unwrap();
+            buf.extend_from_slice(&first.to_ne_bytes(), GFP_KERNEL)
+                .unwrap();
+            buf.extend_from_slice(&range.to_ne_bytes(), GFP_KERNEL)
+                .unwrap();
         }
         buf
     }
@@ -179,14 +181,23 @@ mod tests {
 
     #[test]
     fn range_bounds() {
-        let r = NotifyRange { first: 10, range: 5 };
+        let r = NotifyRange {
+            first: 10,
+            range: 5,
+        };
         assert!(!r.contains(9));
         assert!(r.contains(10));
         assert!(r.contains(14));
         assert!(!r.contains(15));
-        let empty = NotifyRange { first: 10, range: 0 };
+        let empty = NotifyRange {
+            first: 10,
+            range: 0,
+        };
         assert!(!empty.contains(10));
-        let top = NotifyRange { first: u32::MAX - 1, range: u32::MAX };
+        let top = NotifyRange {
+            first: u32::MAX - 1,
+            range: u32::MAX,
+        };
         assert!(top.contains(u32::MAX));
         assert!(!top.contains(0));
     }
@@ -212,7 +223,10 @@ mod tests {
         // Truncated header.
         assert_eq!(NotifyRequest::parse(&good[..12]).err(), Some(EINVAL));
         // Ranges missing.
-        assert_eq!(NotifyRequest::parse(&good[..good.len() - 8]).err(), Some(EINVAL));
+        assert_eq!(
+            NotifyRequest::parse(&good[..good.len() - 8]).err(),
+            Some(EINVAL)
+        );
         // Trailing bytes.
         let mut long = ctl(&[(1, 1)], &[(1, 1)], 3);
         long.extend_from_slice(&[0; 8], GFP_KERNEL).unwrap();
@@ -227,9 +241,15 @@ mod tests {
         assert_eq!(NotifyRequest::parse(&huge).err(), Some(EINVAL));
         // Too many ranges.
         let many = [(1u32, 1u32); MAX_RANGES + 1];
-        assert_eq!(NotifyRequest::parse(&ctl(&many, &[(1, 1)], 3)).err(), Some(EINVAL));
+        assert_eq!(
+            NotifyRequest::parse(&ctl(&many, &[(1, 1)], 3)).err(),
+            Some(EINVAL)
+        );
         // Group beyond the socket's groups.
-        assert_eq!(NotifyRequest::parse(&ctl(&[(1, 1)], &[(1, 1)], CN_GROUPS + 1)).err(), Some(EINVAL));
+        assert_eq!(
+            NotifyRequest::parse(&ctl(&[(1, 1)], &[(1, 1)], CN_GROUPS + 1)).err(),
+            Some(EINVAL)
+        );
     }
 
     #[test]
@@ -247,7 +267,8 @@ mod tests {
         list.apply(add(0)).unwrap();
         assert_eq!(list.apply(add(0)), Err(ENOENT));
         for i in 0..MAX_REQUESTS as u32 {
-            list.apply(NotifyRequest::parse(&ctl(&[(i, 1)], &[(0, 1)], 1)).unwrap()).unwrap();
+            list.apply(NotifyRequest::parse(&ctl(&[(i, 1)], &[(0, 1)], 1)).unwrap())
+                .unwrap();
         }
         assert_eq!(list.apply(add(5)), Err(ENOSPC));
     }

@@ -1,0 +1,56 @@
+# Entry points. The real work is in scripts/ (each prints its steps and timings).
+#
+#   make                 build the modules (connector.ko, cn_test.ko) against the test kernel
+#   make KDIR=/path      ... against another configured and built kernel tree
+#   make check           everything: build, boot the test kernel in QEMU, run all tests
+#   make run             build, boot, and show the demo (tests/guest/demo.sh)
+#   make clippy          the module build with CLIPPY=1 (must be warning-free)
+#   make fmt-check       rustfmt --check over the Rust sources and cnctl
+#   make clean           remove build outputs
+#
+# Kbuild reads ./Kbuild (not this file) when it builds the modules with M=$(CURDIR).
+
+# Lazily expanded: only targets that use it build (or reuse) the test kernel. A KDIR given on the
+# command line or in the environment is passed on to the scripts, which otherwise find it themselves.
+ifeq ($(origin KDIR),undefined)
+KDIR = $(shell $(CURDIR)/scripts/build-kernel | tail -1)
+else
+export KDIR
+endif
+
+RUSTFMT_FILES = $(wildcard $(CURDIR)/*.rs $(CURDIR)/tests/harness/*.rs)
+
+.PHONY: all modules check run clippy fmt-check clean
+
+all: modules
+
+modules:
+	@KDIR="$(KDIR)" $(CURDIR)/scripts/build-modules
+
+check:
+	@$(CURDIR)/scripts/check
+
+run:
+	@$(CURDIR)/scripts/run
+
+clippy:
+	@KDIR="$(KDIR)" $(CURDIR)/scripts/build-modules --clippy
+	@KDIR="$(KDIR)" $(CURDIR)/scripts/build-modules --clippy --dir $(CURDIR)/tests/harness
+
+fmt-check:
+	@echo "==> rustfmt --check"
+	@if [ -n "$(strip $(RUSTFMT_FILES))" ]; then \
+		rustfmt --check --edition 2021 $(RUSTFMT_FILES); fi
+	@if [ -f tools/cnctl/Cargo.toml ]; then \
+		echo "==> cargo fmt --check (tools/cnctl)"; \
+		cd tools/cnctl && cargo fmt --check; fi
+	@echo "    formatting ok"
+
+clean:
+	@echo "==> clean: build/, tools/cnctl/target/, kbuild outputs"
+	@rm -rf $(CURDIR)/build $(CURDIR)/tools/cnctl/target
+	@find $(CURDIR) -path $(CURDIR)/.git -prune -o \
+		\( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
+		-o -name '*.mod.o' -o -name '.*.cmd' -o -name '*.rmeta' -o -name '*.rlib' \
+		-o -name Module.symvers -o -name modules.order -o -name '*.d' \
+		-o -name '.*.d' -o -name '.module-common.o' \) -type f -print0 | xargs -0r rm -f
