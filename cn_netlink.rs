@@ -252,8 +252,8 @@ unsafe fn netlink_cb(skb: *mut bindings::sk_buff) -> *mut bindings::netlink_skb_
 ///
 /// # Invariants
 ///
-/// `skb` is a valid linear socket buffer from a netlink sender, owned by netlink and valid until
-/// the input function returns, which `'a` does not outlive.
+/// `skb` is a valid socket buffer from a netlink sender, owned by netlink and valid until the
+/// input function returns, which `'a` does not outlive.
 pub struct InSkb<'a> {
     skb: NonNull<bindings::sk_buff>,
     _lifetime: core::marker::PhantomData<&'a bindings::sk_buff>,
@@ -273,13 +273,18 @@ impl InSkb<'_> {
         }
     }
 
-    /// The datagram's bytes.
+    /// The datagram's bytes (none if the buffer were not linear, which netlink never does).
     ///
-    /// The slice must not be held across [`Self::message_ptr`] users that write to the data.
+    /// The slice must not be held across a call of a callback given [`Self::payload_ptr`], which
+    /// may write to the data.
     pub fn data(&self) -> &[u8] {
-        // SAFETY: The buffer is valid and linear (type invariant): `len` bytes at `data`.
+        let skb = self.skb.as_ptr();
+        // SAFETY: The buffer is valid (type invariant); without paged data (`data_len == 0`) its
+        // `len` bytes lie at `data`.
         unsafe {
-            let skb = self.skb.as_ptr();
+            if (*skb).data_len != 0 {
+                return &[];
+            }
             core::slice::from_raw_parts((*skb).data, (*skb).len as usize)
         }
     }

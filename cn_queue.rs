@@ -124,10 +124,10 @@ impl<H: Send + Sync> CallbackQueue<H> {
     /// from the callback being removed.
     pub fn remove(&self, id: CbId) -> bool {
         let mut entries = self.entries.lock();
-        let Some(pos) = entries.iter().position(|e| e.id == id) else {
+        let position = entries.iter().position(|e| e.id == id);
+        let Some(entry) = position.and_then(|pos| entries.remove(pos).ok()) else {
             return false;
         };
-        let entry = entries.remove(pos).expect("position is in bounds");
         entry.state.fetch_add(REMOVED, ordering::Full);
         while entry.state.load(ordering::Acquire) != REMOVED {
             self.idle.wait(&mut entries);

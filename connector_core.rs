@@ -11,7 +11,9 @@
 //! Beyond the C connector: unregistering waits for running invocations of the callback; every
 //! message of a multi-message datagram is handled; senders that ask for it (`NLM_F_ACK`) get a
 //! netlink ack; and the notification protocol of the original connector is back (see
-//! `cn_notify.rs`), through a control id set by module parameters.
+//! `cn_notify.rs`), through a control id set by module parameters. Consumers may keep per-socket
+//! state in the sockets that send to them (`cn_sock.c` exports `cn_sock_user_data()` and
+//! `cn_sock_attach_user_data()`; the release hook frees it, see `connector.rs`).
 
 use kernel::{
     bindings, new_mutex,
@@ -103,7 +105,7 @@ impl Connector {
                 cn_release,
             )
             .inspect_err(|_| {
-                pr_err!("NETLINK_CONNECTOR is already in use (is the in-tree `cn` module loaded?)\n")
+                pr_err!("cannot create the NETLINK_CONNECTOR socket: in use (by the in-tree `cn`?)\n")
             })?,
             queue <- CallbackQueue::new(),
             requests <- new_mutex!(NotifyRequests::default(), "cn_notify_requests"),
@@ -222,7 +224,8 @@ impl Connector {
                 Ok(())
             }
             Handler::Control => {
-                // SAFETY: As above; nothing writes to the message while these views live.
+                // SAFETY: As above; nothing writes to the message while these views live, and the
+                // sending socket in the parameters is held by its `sendmsg()`, which runs us.
                 let (msg, sender) =
                     unsafe { (Message::from_raw(msg), Sender::from_raw(skb.parms())) };
                 self.control(&msg, &sender)
@@ -272,19 +275,18 @@ unsafe extern "C" fn cn_bind(net: *mut bindings::net, group: c_int) -> c_int {
     }
 }
 
-/// Netlink release hook: frees the per-socket state of process events listeners.
+/// Netlink release hook: frees the socket's per-socket state (e.g. of process events listeners).
 ///
 /// # Safety
 ///
 /// Called by netlink only, with a socket being released and its group bitmap or null.
-unsafe extern "C" fn cn_release(sk: *mut bindings::sock, groups: *mut c_ulong) {
-    // SAFETY: Netlink passes the socket's group bitmap (at least one word), or null.
-    let proc_listener = !groups.is_null() && unsafe { *groups } & (1 << (CN_IDX_PROC - 1)) != 0;
-    if proc_listener {
-        // SAFETY: The socket is being released; its `sk_user_data` is the process events
-        // connector's `kmalloc`ed state or null, as for the C connector.
-        unsafe { cn_netlink::free_sock_user_data(sk) };
-    }
+unsafe extern "C" fn cn_release(sk: *mut bindings::sock, _groups: *mut c_ulong) {
+    // The C connector frees the state only if the socket is still in the process events group,
+    // which leaks it for a socket that sent LISTEN without joining the group (or left it). The
+    // state belongs to the socket whatever its groups: always free it.
+    // SAFETY: The socket is being released and is off netlink's lists; its `sk_user_data` is null
+    // or `kmalloc`ed connector socket state that nothing else uses any more.
+    unsafe { cn_netlink::free_sock_user_data(sk) };
 }
 
 /// `/proc/net/connector`: the registered callbacks, in the C connector's format.

@@ -1,6 +1,6 @@
 //! Hand-written command-line parser.
 
-use crate::wire::NotifyReq;
+use crate::wire::{NotifyReq, PROC_CN_MCAST_LISTEN, PROC_EVENT_ALL};
 
 pub const USAGE: &str = "\
 usage: cnctl [--as-uid UID] COMMAND [OPTIONS]
@@ -14,6 +14,8 @@ commands:
   bind   --group G
   notify (--add GROUP | --remove) [--ctl-idx CI] [--ctl-val CV]
          --idx FIRST:RANGE[,...] --val FIRST:RANGE[,...] [--nl-ack] [--listen-ms T]
+  proc   [--filter MASK] [--count N] [--timeout-ms T] [--ignore-after-ms T]
+         [--legacy] [--op OP]
 
 numbers are decimal or 0x-prefixed hex; options also accept --opt=VALUE.
 ";
@@ -49,6 +51,7 @@ pub enum Command {
     Flood(FloodOpts),
     Bind { group: u32 },
     Notify(NotifyOpts),
+    Proc(ProcOpts),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +100,22 @@ pub struct NotifyOpts {
     pub val_reqs: Vec<NotifyReq>,
     pub nl_ack: bool,
     pub listen_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcOpts {
+    /// The event mask of the request (`struct proc_input.event_type`).
+    pub filter: u32,
+    /// Stop after this many process events (acknowledgements not counted).
+    pub count: Option<u64>,
+    pub timeout_ms: Option<u64>,
+    /// Send PROC_CN_MCAST_IGNORE after this long, and keep listening.
+    pub ignore_after_ms: Option<u64>,
+    /// Send the bare 4-byte operation of older kernels instead of
+    /// `struct proc_input`.
+    pub legacy: bool,
+    /// The operation of the first request (PROC_CN_MCAST_LISTEN).
+    pub op: u32,
 }
 
 /// Parse a number: decimal, or hex with a `0x`/`0X` prefix.
@@ -394,7 +413,32 @@ pub fn parse(args: &[String]) -> Res<Cli> {
                 listen_ms,
             })
         }
-        // "proc" is reserved for a later process-events subcommand.
+        "proc" => {
+            let o = Opts::parse(
+                "proc",
+                rest,
+                &[
+                    ("--filter", true),
+                    ("--count", true),
+                    ("--timeout-ms", true),
+                    ("--ignore-after-ms", true),
+                    ("--legacy", false),
+                    ("--op", true),
+                ],
+            )?;
+            let legacy = o.has("--legacy");
+            if legacy && o.has("--filter") {
+                return err("proc: --legacy requests carry no --filter");
+            }
+            Command::Proc(ProcOpts {
+                filter: o.u32_opt("--filter")?.unwrap_or(PROC_EVENT_ALL),
+                count: o.u64_opt("--count")?,
+                timeout_ms: o.u64_opt("--timeout-ms")?,
+                ignore_after_ms: o.u64_opt("--ignore-after-ms")?,
+                legacy,
+                op: o.u32_opt("--op")?.unwrap_or(PROC_CN_MCAST_LISTEN),
+            })
+        }
         other => return err(format!("unknown command '{other}'")),
     };
     Ok(Cli { as_uid, cmd })
@@ -521,6 +565,43 @@ mod tests {
     }
 
     #[test]
+    fn proc_args() {
+        assert_eq!(
+            p("proc").unwrap().cmd,
+            Command::Proc(ProcOpts {
+                filter: 0xe000_03c7,
+                count: None,
+                timeout_ms: None,
+                ignore_after_ms: None,
+                legacy: false,
+                op: 1,
+            })
+        );
+        let c = p("--as-uid 1000 proc --filter 0x80000001 --count 3 --timeout-ms 900 --ignore-after-ms 100 --op 3")
+            .unwrap();
+        assert_eq!(c.as_uid, Some(1000));
+        assert_eq!(
+            c.cmd,
+            Command::Proc(ProcOpts {
+                filter: 0x8000_0001,
+                count: Some(3),
+                timeout_ms: Some(900),
+                ignore_after_ms: Some(100),
+                legacy: false,
+                op: 3,
+            })
+        );
+        let Command::Proc(o) = p("proc --legacy").unwrap().cmd else {
+            panic!()
+        };
+        assert!(o.legacy);
+        assert!(p("proc --legacy --filter 1").is_err());
+        assert!(p("proc --filter").is_err());
+        assert!(p("proc --filter 0x100000000").is_err());
+        assert!(p("proc --group 1").is_err());
+    }
+
+    #[test]
     fn other_commands() {
         assert_eq!(p("bind --group 3").unwrap().cmd, Command::Bind { group: 3 });
         assert_eq!(
@@ -540,7 +621,6 @@ mod tests {
             })
         );
         assert_eq!(p("--help").unwrap().cmd, Command::Help);
-        assert!(p("proc").is_err());
         assert!(p("").is_err());
         assert!(p("--as-uid").is_err());
     }

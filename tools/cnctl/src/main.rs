@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use netlink_sys::{protocols::NETLINK_CONNECTOR, Socket, SocketAddr};
 
-use cli::{Command, FloodOpts, ListenOpts, NotifyOpts, RawOpts, SendOpts};
+use cli::{Command, FloodOpts, ListenOpts, NotifyOpts, ProcOpts, RawOpts, SendOpts};
 use errors::{Ctx, Fatal};
-use wire::NlItem;
+use wire::{NlItem, ProcEvent};
 
 /// Exit codes.
 const EXIT_OK: u8 = 0;
@@ -58,6 +58,9 @@ fn note_item(item: &NlItem) {
 struct Conn {
     sock: Socket,
     buf: Vec<u8>,
+    /// Whether a receive buffer overrun (ENOBUFS: messages lost) is only
+    /// noted on stderr instead of ending the program.
+    lossy: bool,
 }
 
 impl Conn {
@@ -67,6 +70,7 @@ impl Conn {
         Ok(Conn {
             sock,
             buf: vec![0; RECV_BUF_LEN],
+            lossy: false,
         })
     }
 
@@ -134,6 +138,10 @@ impl Conn {
                     ) =>
                 {
                     continue
+                }
+                Err(e) if self.lossy && e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    eprintln!("warning: {}", Fatal::io(&e, Ctx::Recv).0);
+                    continue;
                 }
                 Err(e) => return Err(Fatal::io(&e, Ctx::Recv)),
             }
@@ -429,6 +437,82 @@ fn cmd_notify(o: &NotifyOpts) -> Res<u8> {
     Ok(EXIT_OK)
 }
 
+/// Send a request to the process events connector.
+fn send_proc_request(conn: &Conn, op: u32, events: u32, legacy: bool) -> Res<()> {
+    let data = wire::encode_proc_input(op, events, legacy);
+    let msg = wire::encode_cn_request(wire::CN_IDX_PROC, wire::CN_VAL_PROC, 0, 0, 0, &data, 0)
+        .ok_or_else(|| Fatal("proc request too long".into()))?;
+    conn.send_kernel(&msg)
+        .map_err(|e| Fatal::io(&e, Ctx::Send))?;
+    if legacy {
+        eprintln!("sent proc op={op} (legacy)");
+    } else {
+        eprintln!("sent proc op={op} events={events:#x}");
+    }
+    Ok(())
+}
+
+fn cmd_proc(o: &ProcOpts) -> Res<u8> {
+    let mut conn = Conn::open()?;
+    conn.lossy = true;
+    conn.join(wire::CN_IDX_PROC)?;
+    send_proc_request(&conn, o.op, o.filter, o.legacy)?;
+    let start = Instant::now();
+    let deadline = o.timeout_ms.map(|t| start + Duration::from_millis(t));
+    let mut ignore_at = o.ignore_after_ms.map(|t| start + Duration::from_millis(t));
+    let mut ignored = false;
+    let mut received: u64 = 0;
+    let code = 'outer: loop {
+        if o.count == Some(received) {
+            break EXIT_OK;
+        }
+        if ignore_at.is_some_and(|at| Instant::now() >= at) {
+            send_proc_request(&conn, wire::PROC_CN_MCAST_IGNORE, o.filter, o.legacy)?;
+            ignore_at = None;
+            ignored = true;
+        }
+        let wake = [deadline, ignore_at].into_iter().flatten().min();
+        let Some(items) = conn.recv_until(wake)? else {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                break match o.count {
+                    Some(n) => {
+                        eprintln!("timeout: received {received} of {n}");
+                        EXIT_TIMEOUT
+                    }
+                    None => EXIT_OK,
+                };
+            }
+            continue;
+        };
+        for item in items {
+            let NlItem::Cn(m) = item else {
+                note_item(&item);
+                continue;
+            };
+            let event = (m.idx == wire::CN_IDX_PROC && m.val == wire::CN_VAL_PROC)
+                .then(|| ProcEvent::parse(&m.data))
+                .flatten();
+            let Some(event) = event else {
+                note_item(&NlItem::Cn(m));
+                continue;
+            };
+            emit(&event.line(&m))?;
+            if !event.is_ack() {
+                received += 1;
+                if o.count == Some(received) {
+                    break 'outer EXIT_OK;
+                }
+            }
+        }
+    };
+    // Only a listener stops listening: after another operation an IGNORE
+    // would count off a listener that never was (as the C connector counts).
+    if !ignored && o.op == wire::PROC_CN_MCAST_LISTEN {
+        send_proc_request(&conn, wire::PROC_CN_MCAST_IGNORE, o.filter, o.legacy)?;
+    }
+    Ok(code)
+}
+
 fn run(cli: &cli::Cli) -> Res<u8> {
     if let Some(uid) = cli.as_uid {
         drop_privileges(uid)?;
@@ -444,6 +528,7 @@ fn run(cli: &cli::Cli) -> Res<u8> {
         Command::Flood(o) => cmd_flood(o),
         Command::Bind { group } => cmd_bind(*group),
         Command::Notify(o) => cmd_notify(o),
+        Command::Proc(o) => cmd_proc(o),
     }
 }
 

@@ -150,6 +150,281 @@ pub fn encode_ctl_msg(group: u32, idx_reqs: &[NotifyReq], val_reqs: &[NotifyReq]
     b
 }
 
+/// The process events connector's id (`CN_IDX_PROC`, `CN_VAL_PROC`); the
+/// index is also its multicast group.
+pub const CN_IDX_PROC: u32 = 1;
+pub const CN_VAL_PROC: u32 = 1;
+
+/// `enum proc_cn_mcast_op`.
+pub const PROC_CN_MCAST_LISTEN: u32 = 1;
+pub const PROC_CN_MCAST_IGNORE: u32 = 2;
+
+/// `enum proc_cn_event`.
+pub const PROC_EVENT_NONE: u32 = 0x0000_0000;
+pub const PROC_EVENT_FORK: u32 = 0x0000_0001;
+pub const PROC_EVENT_EXEC: u32 = 0x0000_0002;
+pub const PROC_EVENT_UID: u32 = 0x0000_0004;
+pub const PROC_EVENT_GID: u32 = 0x0000_0040;
+pub const PROC_EVENT_SID: u32 = 0x0000_0080;
+pub const PROC_EVENT_PTRACE: u32 = 0x0000_0100;
+pub const PROC_EVENT_COMM: u32 = 0x0000_0200;
+pub const PROC_EVENT_NONZERO_EXIT: u32 = 0x2000_0000;
+pub const PROC_EVENT_COREDUMP: u32 = 0x4000_0000;
+pub const PROC_EVENT_EXIT: u32 = 0x8000_0000;
+pub const PROC_EVENT_ALL: u32 = PROC_EVENT_FORK
+    | PROC_EVENT_EXEC
+    | PROC_EVENT_UID
+    | PROC_EVENT_GID
+    | PROC_EVENT_SID
+    | PROC_EVENT_PTRACE
+    | PROC_EVENT_COMM
+    | PROC_EVENT_NONZERO_EXIT
+    | PROC_EVENT_COREDUMP
+    | PROC_EVENT_EXIT;
+
+/// Size of `struct proc_event`: its header (what, cpu, timestamp_ns) is
+/// 16 bytes, the union `event_data` 24.
+pub const PROC_EVENT_LEN: usize = 40;
+const PROC_EVENT_DATA: usize = 16;
+
+/// The data of a listener's request: `struct proc_input {mcast_op,
+/// event_type}`, or with `legacy` the bare 4-byte operation of older
+/// kernels (which means every event).
+pub fn encode_proc_input(op: u32, events: u32, legacy: bool) -> Vec<u8> {
+    let mut b = op.to_ne_bytes().to_vec();
+    if !legacy {
+        b.extend_from_slice(&events.to_ne_bytes());
+    }
+    b
+}
+
+/// The union `event_data` of a `struct proc_event`, by `what`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcEventData {
+    /// PROC_EVENT_NONE: the acknowledgement of a request (`err`: 0 or a
+    /// positive errno).
+    None {
+        err: u32,
+    },
+    Fork {
+        parent_pid: i32,
+        parent_tgid: i32,
+        child_pid: i32,
+        child_tgid: i32,
+    },
+    Exec {
+        pid: i32,
+        tgid: i32,
+    },
+    Uid {
+        pid: i32,
+        tgid: i32,
+        ruid: u32,
+        euid: u32,
+    },
+    Gid {
+        pid: i32,
+        tgid: i32,
+        rgid: u32,
+        egid: u32,
+    },
+    Sid {
+        pid: i32,
+        tgid: i32,
+    },
+    Ptrace {
+        pid: i32,
+        tgid: i32,
+        tracer_pid: i32,
+        tracer_tgid: i32,
+    },
+    Comm {
+        pid: i32,
+        tgid: i32,
+        comm: Vec<u8>,
+    },
+    Coredump {
+        pid: i32,
+        tgid: i32,
+        parent_pid: i32,
+        parent_tgid: i32,
+    },
+    Exit {
+        pid: i32,
+        tgid: i32,
+        exit_code: u32,
+        exit_signal: u32,
+        parent_pid: i32,
+        parent_tgid: i32,
+    },
+    /// A `what` this tool does not know.
+    Unknown {
+        what: u32,
+    },
+}
+
+/// A `struct proc_event` (include/uapi/linux/cn_proc.h), native endian.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcEvent {
+    pub cpu: u32,
+    pub timestamp_ns: u64,
+    pub data: ProcEventData,
+}
+
+impl ProcEvent {
+    /// Parse the data of a process events message; `None` if it is
+    /// shorter than a `struct proc_event`.
+    pub fn parse(b: &[u8]) -> Option<ProcEvent> {
+        if b.len() < PROC_EVENT_LEN {
+            return None;
+        }
+        let what = get_u32(b, 0);
+        let w = |i: usize| get_u32(b, PROC_EVENT_DATA + 4 * i);
+        let p = |i: usize| w(i) as i32;
+        let data = match what {
+            PROC_EVENT_NONE => ProcEventData::None { err: w(0) },
+            PROC_EVENT_FORK => ProcEventData::Fork {
+                parent_pid: p(0),
+                parent_tgid: p(1),
+                child_pid: p(2),
+                child_tgid: p(3),
+            },
+            PROC_EVENT_EXEC => ProcEventData::Exec {
+                pid: p(0),
+                tgid: p(1),
+            },
+            PROC_EVENT_UID => ProcEventData::Uid {
+                pid: p(0),
+                tgid: p(1),
+                ruid: w(2),
+                euid: w(3),
+            },
+            PROC_EVENT_GID => ProcEventData::Gid {
+                pid: p(0),
+                tgid: p(1),
+                rgid: w(2),
+                egid: w(3),
+            },
+            PROC_EVENT_SID => ProcEventData::Sid {
+                pid: p(0),
+                tgid: p(1),
+            },
+            PROC_EVENT_PTRACE => ProcEventData::Ptrace {
+                pid: p(0),
+                tgid: p(1),
+                tracer_pid: p(2),
+                tracer_tgid: p(3),
+            },
+            PROC_EVENT_COMM => {
+                let comm = &b[PROC_EVENT_DATA + 8..PROC_EVENT_DATA + 24];
+                let end = comm.iter().position(|&c| c == 0).unwrap_or(comm.len());
+                ProcEventData::Comm {
+                    pid: p(0),
+                    tgid: p(1),
+                    comm: comm[..end].to_vec(),
+                }
+            }
+            PROC_EVENT_COREDUMP => ProcEventData::Coredump {
+                pid: p(0),
+                tgid: p(1),
+                parent_pid: p(2),
+                parent_tgid: p(3),
+            },
+            PROC_EVENT_EXIT => ProcEventData::Exit {
+                pid: p(0),
+                tgid: p(1),
+                exit_code: w(2),
+                exit_signal: w(3),
+                parent_pid: p(4),
+                parent_tgid: p(5),
+            },
+            what => ProcEventData::Unknown { what },
+        };
+        Some(ProcEvent {
+            cpu: get_u32(b, 4),
+            timestamp_ns: u64::from_ne_bytes(b[8..16].try_into().ok()?),
+            data,
+        })
+    }
+
+    /// Whether this is the acknowledgement of a request, not a process
+    /// event.
+    pub fn is_ack(&self) -> bool {
+        matches!(self.data, ProcEventData::None { .. })
+    }
+
+    /// The line printed for the event of message `msg`: `proc <time>
+    /// <event> <fields> cpu=<cpu> seq=<seq>` (`<time>`: the timestamp in
+    /// seconds since boot). The exit signal prints signed: -1 for threads.
+    pub fn line(&self, msg: &CnMsg) -> String {
+        let fields = match &self.data {
+            ProcEventData::None { err } => format!("none err={err} ack={}", msg.ack),
+            ProcEventData::Fork {
+                parent_pid,
+                parent_tgid,
+                child_pid,
+                child_tgid,
+            } => format!(
+                "fork parent_pid={parent_pid} parent_tgid={parent_tgid} \
+                 child_pid={child_pid} child_tgid={child_tgid}"
+            ),
+            ProcEventData::Exec { pid, tgid } => format!("exec pid={pid} tgid={tgid}"),
+            ProcEventData::Uid {
+                pid,
+                tgid,
+                ruid,
+                euid,
+            } => format!("uid pid={pid} tgid={tgid} ruid={ruid} euid={euid}"),
+            ProcEventData::Gid {
+                pid,
+                tgid,
+                rgid,
+                egid,
+            } => format!("gid pid={pid} tgid={tgid} rgid={rgid} egid={egid}"),
+            ProcEventData::Sid { pid, tgid } => format!("sid pid={pid} tgid={tgid}"),
+            ProcEventData::Ptrace {
+                pid,
+                tgid,
+                tracer_pid,
+                tracer_tgid,
+            } => format!(
+                "ptrace pid={pid} tgid={tgid} tracer_pid={tracer_pid} tracer_tgid={tracer_tgid}"
+            ),
+            ProcEventData::Comm { pid, tgid, comm } => {
+                format!("comm pid={pid} tgid={tgid} comm={}", escape_data(comm))
+            }
+            ProcEventData::Coredump {
+                pid,
+                tgid,
+                parent_pid,
+                parent_tgid,
+            } => format!(
+                "coredump pid={pid} tgid={tgid} parent_pid={parent_pid} parent_tgid={parent_tgid}"
+            ),
+            ProcEventData::Exit {
+                pid,
+                tgid,
+                exit_code,
+                exit_signal,
+                parent_pid,
+                parent_tgid,
+            } => format!(
+                "exit pid={pid} tgid={tgid} exit_code={exit_code} exit_signal={} \
+                 parent_pid={parent_pid} parent_tgid={parent_tgid}",
+                *exit_signal as i32
+            ),
+            ProcEventData::Unknown { what } => format!("unknown what={what:#x}"),
+        };
+        format!(
+            "proc {}.{:09} {fields} cpu={} seq={}",
+            self.timestamp_ns / 1_000_000_000,
+            self.timestamp_ns % 1_000_000_000,
+            self.cpu,
+            msg.seq
+        )
+    }
+}
+
 /// One netlink message found in a received datagram.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NlItem {
@@ -360,6 +635,90 @@ mod tests {
             m.recv_line(),
             "recv idx=4294967295 val=1 seq=2 ack=3 len=6 flags=65535 data=\"ok\\x01\""
         );
+    }
+
+    /// A `struct proc_event` as the kernel lays it out.
+    fn proc_event(what: u32, cpu: u32, ts: u64, data: &[u32]) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&what.to_ne_bytes());
+        b.extend_from_slice(&cpu.to_ne_bytes());
+        b.extend_from_slice(&ts.to_ne_bytes());
+        for w in data {
+            b.extend_from_slice(&w.to_ne_bytes());
+        }
+        b.resize(PROC_EVENT_LEN, 0);
+        b
+    }
+
+    fn proc_msg(seq: u32, ack: u32) -> CnMsg {
+        CnMsg {
+            idx: CN_IDX_PROC,
+            val: CN_VAL_PROC,
+            seq,
+            ack,
+            len: PROC_EVENT_LEN as u16,
+            flags: 0,
+            data: vec![],
+        }
+    }
+
+    #[test]
+    fn proc_input_layout() {
+        assert_eq!(
+            encode_proc_input(PROC_CN_MCAST_LISTEN, PROC_EVENT_ALL, false),
+            [1u32.to_ne_bytes(), 0xe000_03c7u32.to_ne_bytes()].concat()
+        );
+        assert_eq!(
+            encode_proc_input(PROC_CN_MCAST_IGNORE, PROC_EVENT_FORK, true),
+            2u32.to_ne_bytes()
+        );
+    }
+
+    #[test]
+    fn proc_events_parse_and_print() {
+        let m = proc_msg(7, 0);
+        let fork = proc_event(PROC_EVENT_FORK, 1, 12_000_000_345, &[1, 1, 42, 42]);
+        assert_eq!(
+            ProcEvent::parse(&fork).unwrap().line(&m),
+            "proc 12.000000345 fork parent_pid=1 parent_tgid=1 child_pid=42 child_tgid=42 \
+             cpu=1 seq=7"
+        );
+        let exit = proc_event(PROC_EVENT_EXIT, 0, 5, &[42, 42, 768, 17, 1, 1]);
+        assert_eq!(
+            ProcEvent::parse(&exit).unwrap().line(&m),
+            "proc 0.000000005 exit pid=42 tgid=42 exit_code=768 exit_signal=17 parent_pid=1 \
+             parent_tgid=1 cpu=0 seq=7"
+        );
+        let thread_exit = proc_event(PROC_EVENT_EXIT, 0, 0, &[43, 42, 0, u32::MAX, 0, 0]);
+        assert!(ProcEvent::parse(&thread_exit)
+            .unwrap()
+            .line(&m)
+            .contains(" exit_signal=-1 "));
+        let exec = proc_event(PROC_EVENT_EXEC, 0, 0, &[42, 42]);
+        assert!(ProcEvent::parse(&exec)
+            .unwrap()
+            .line(&m)
+            .contains(" exec pid=42 tgid=42 cpu=0 "));
+        let mut comm = proc_event(PROC_EVENT_COMM, 0, 0, &[42, 42]);
+        comm[24..30].copy_from_slice(b"new\\\"x");
+        assert!(ProcEvent::parse(&comm)
+            .unwrap()
+            .line(&m)
+            .contains(" comm pid=42 tgid=42 comm=new\\x5c\\x22x cpu="));
+        let ack = ProcEvent::parse(&proc_event(PROC_EVENT_NONE, 0, 0, &[22])).unwrap();
+        assert!(ack.is_ack());
+        assert!(ack
+            .line(&proc_msg(3, 1))
+            .contains(" none err=22 ack=1 cpu=0 seq=3"));
+        let uid = proc_event(PROC_EVENT_UID, 0, 0, &[5, 5, 0, 1000]);
+        assert!(ProcEvent::parse(&uid)
+            .unwrap()
+            .line(&m)
+            .contains(" uid pid=5 tgid=5 ruid=0 euid=1000 "));
+        let odd = ProcEvent::parse(&proc_event(0x400, 0, 0, &[])).unwrap();
+        assert_eq!(odd.data, ProcEventData::Unknown { what: 0x400 });
+        assert!(!odd.is_ack());
+        assert!(ProcEvent::parse(&fork[..PROC_EVENT_LEN - 1]).is_none());
     }
 
     #[test]

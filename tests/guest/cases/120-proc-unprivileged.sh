@@ -1,0 +1,22 @@
+# Who may listen, as cn_proc.c in 7.3 decides: any user of the initial user and pid namespaces,
+# no capability needed. (The test kernel has no namespaces, so requests from other namespaces,
+# which are ignored, cannot be tried here.)
+. /tests/lib.sh
+load_core
+insmod /modules/cn_proc_example.ko || fail "insmod cn_proc_example.ko failed"
+cnctl --as-uid 1000 proc --timeout-ms 3000 >/tmp/unpriv.out 2>/tmp/unpriv.err &
+listener=$!
+_i=0
+until grep -q "^sent proc op=1" /tmp/unpriv.err; do
+	_i=$((_i + 1))
+	[ $_i -le 50 ] || fail "the unprivileged listener sent no request"
+	sleep 0.1
+done
+sh -c 'exit 7' &
+child=$!
+wait $child
+wait $listener || fail "the unprivileged listener failed: $(cat /tmp/unpriv.err)"
+cat /tmp/unpriv.out
+grep -E -q " none err=0 ack=1 " /tmp/unpriv.out || fail "no acknowledgement"
+grep -E -q " fork .* child_pid=$child " /tmp/unpriv.out || fail "no fork event"
+grep -E -q " exit pid=$child tgid=$child exit_code=1792 " /tmp/unpriv.out || fail "no exit event"
