@@ -532,3 +532,25 @@ pub unsafe extern "C" fn cn_netlink_send_multi(
     }
 }
 export_symbol_gpl!(cn_netlink_send_multi);
+
+#[kunit_tests(cn_core)]
+mod tests {
+    use super::*;
+    use kernel::ModuleMetadata;
+
+    #[test]
+    fn second_socket_for_the_unit_is_refused() {
+        // KUnit runs this suite once the module is live, so the connector holds the unit: a
+        // second kernel socket for it must fail (with nothing leaked) instead of stealing it.
+        let second = KernelSocket::new(
+            bindings::NETLINK_CONNECTOR,
+            CN_GROUPS,
+            &<ConnectorModule as ModuleMetadata>::THIS_MODULE,
+            cn_input,
+            cn_bind,
+            cn_release,
+        );
+        assert_eq!(second.err(), Some(EBUSY));
+        assert!(connector().is_some());
+    }
+}
