@@ -4,6 +4,7 @@
 #   make KDIR=/path      ... against another configured and built kernel tree
 #   make check           everything: build, boot the test kernel in QEMU, run all tests
 #   make run             build, boot, and show the demo (tests/guest/demo.sh)
+#   make bench           round trips through our core and the C cn.ko on a non-debug kernel
 #   make clippy          the module build with CLIPPY=1 (must be warning-free)
 #   make fmt-check       rustfmt --check over the Rust sources and cnctl
 #   make clean           remove build outputs
@@ -20,7 +21,7 @@ endif
 
 RUSTFMT_FILES = $(wildcard $(CURDIR)/*.rs $(CURDIR)/tests/harness/*.rs)
 
-.PHONY: all modules check run clippy fmt-check clean
+.PHONY: all modules check run bench clippy fmt-check clean
 
 all: modules
 
@@ -32,6 +33,9 @@ check:
 
 run:
 	@$(CURDIR)/scripts/run
+
+bench:
+	@$(CURDIR)/scripts/bench
 
 clippy:
 	@KDIR="$(KDIR)" $(CURDIR)/scripts/build-modules --clippy

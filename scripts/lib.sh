@@ -36,11 +36,20 @@ kernel_src() {
 	echo "$dir"
 }
 
-# The test kernel's build directory: keyed by source version and config fragment.
+# The config fragments of the kernel flavour KERNEL_FLAVOR, applied in order on top of tinyconfig:
+# `test` (default: with KASAN, lockdep, kmemleak) or `bench` (the same without that debugging).
+kernel_fragments() {
+	echo "$REPO/tests/kernel.config"
+	if [ "${KERNEL_FLAVOR:-test}" = bench ]; then
+		echo "$REPO/tests/bench.config"
+	fi
+}
+
+# The kernel's build directory: keyed by source version and config fragments.
 kernel_build_dir() {
 	local src ver hash
 	src=$(kernel_src)
 	ver=$(cat "$CACHE/src/version")
-	hash=$(cat "$REPO/tests/kernel.config" | sha256sum | cut -c1-12)
+	hash=$(kernel_fragments | xargs cat | sha256sum | cut -c1-12)
 	echo "$CACHE/kbuild-$ver-$hash"
 }

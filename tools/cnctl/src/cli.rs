@@ -88,6 +88,8 @@ pub struct FloodOpts {
     pub val: u32,
     pub count: u64,
     pub data: Vec<u8>,
+    /// Wait for each message's reply (seq, ack + 1) before sending the next: round trips.
+    pub reply: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -360,6 +362,7 @@ pub fn parse(args: &[String]) -> Res<Cli> {
                     ("--val", true),
                     ("--count", true),
                     ("--data", true),
+                    ("--reply", false),
                 ],
             )?;
             let data = o.get("--data").unwrap_or("").as_bytes().to_vec();
@@ -371,6 +374,7 @@ pub fn parse(args: &[String]) -> Res<Cli> {
                 val: o.u32_req("--val")?,
                 count: num_u64("--count", o.req("--count")?)?,
                 data,
+                reply: o.has("--reply"),
             })
         }
         "bind" => {
@@ -617,7 +621,8 @@ mod tests {
                 idx: 1,
                 val: 2,
                 count: 10,
-                data: vec![]
+                data: vec![],
+                reply: false,
             })
         );
         assert_eq!(p("--help").unwrap().cmd, Command::Help);

@@ -378,9 +378,10 @@ fn cmd_raw(o: &RawOpts) -> Res<u8> {
 }
 
 fn cmd_flood(o: &FloodOpts) -> Res<u8> {
-    let conn = Conn::open()?;
-    let (mut sent, mut errors) = (0u64, 0u64);
+    let mut conn = Conn::open()?;
+    let (mut sent, mut errors, mut replies) = (0u64, 0u64, 0u64);
     let mut first_error: Option<io::Error> = None;
+    let start = Instant::now();
     for i in 0..o.count {
         let seq = i as u32; // wraps past 2^32 messages
         let msg = wire::encode_cn_request(o.idx, o.val, seq, 0, 0, &o.data, 0)
@@ -390,14 +391,51 @@ fn cmd_flood(o: &FloodOpts) -> Res<u8> {
             Err(e) => {
                 errors += 1;
                 first_error.get_or_insert(e);
+                continue;
             }
         }
+        if o.reply {
+            if !wait_reply(&mut conn, o.idx, o.val, seq, FLOOD_REPLY_WAIT)? {
+                eprintln!("timeout: no reply to seq={seq}");
+                break;
+            }
+            replies += 1;
+        }
     }
+    let elapsed = start.elapsed().as_nanos();
     if let Some(e) = first_error {
         eprintln!("first error: {}", Fatal::io(&e, Ctx::Send).0);
     }
-    emit(&format!("flood sent={sent} errors={errors}"))?;
-    Ok(EXIT_OK)
+    let mut line = format!("flood sent={sent} errors={errors}");
+    if o.reply {
+        let per = elapsed / u128::from(replies.max(1));
+        line += &format!(" replies={replies} elapsed_ns={elapsed} ns_per_round_trip={per}");
+    }
+    emit(&line)?;
+    Ok(if o.reply && replies < o.count {
+        EXIT_TIMEOUT
+    } else {
+        EXIT_OK
+    })
+}
+
+/// How long `flood --reply` waits for each reply.
+const FLOOD_REPLY_WAIT: Duration = Duration::from_secs(2);
+
+/// Waits up to `within` for the reply to message `seq` (same id, `ack` 1); other messages are
+/// dropped.
+fn wait_reply(conn: &mut Conn, idx: u32, val: u32, seq: u32, within: Duration) -> Res<bool> {
+    let deadline = Instant::now() + within;
+    while let Some(items) = conn.recv_until(Some(deadline))? {
+        let is_reply = |m: &wire::CnMsg| m.idx == idx && m.val == val && m.seq == seq && m.ack == 1;
+        if items
+            .iter()
+            .any(|item| matches!(item, NlItem::Cn(m) if is_reply(m)))
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 fn cmd_bind(group: u32) -> Res<u8> {
