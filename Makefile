@@ -19,7 +19,7 @@ else
 export KDIR
 endif
 
-RUSTFMT_FILES = $(wildcard $(CURDIR)/*.rs $(CURDIR)/tests/harness/*.rs)
+RUSTFMT_FILES = $(wildcard $(CURDIR)/*.rs $(CURDIR)/tests/harness/*.rs $(CURDIR)/tests/lockdep/*.rs)
 
 .PHONY: all modules check run bench clippy fmt-check clean
 
@@ -40,6 +40,7 @@ bench:
 clippy:
 	@KDIR="$(KDIR)" $(CURDIR)/scripts/build-modules --clippy
 	@KDIR="$(KDIR)" $(CURDIR)/scripts/build-modules --clippy --dir $(CURDIR)/tests/harness
+	@KDIR="$(KDIR)" $(CURDIR)/scripts/build-modules --clippy --dir $(CURDIR)/tests/lockdep
 
 fmt-check:
 	@echo "==> rustfmt --check"

@@ -5,14 +5,15 @@
 //! of the core is safe Rust over these types.
 //!
 //! The static inlines the kernel crate does not bind (`nlmsg_new()`, `nlmsg_put()`,
-//! `nlmsg_hdr()`, `NETLINK_CB()`, `gfpflags_allow_blocking()`) are expressed here over the bound
-//! fields and functions, and the one field of `struct sock` that is needed comes from the tiny C
-//! accessor in `cn_sock.c`.
+//! `nlmsg_hdr()`, `NETLINK_CB()`) are expressed here over the bound fields and functions; what
+//! needs a field of the opaque `struct sock` or a macro comes from the C helpers in
+//! `cn_helpers.c`.
 
-use crate::cn_rx::{nlmsg_align, NLMSG_HDRLEN};
+use crate::cn_rx::{nlmsg_align, Frame, NLMSG_HDRLEN};
 use core::ptr::NonNull;
 use kernel::{bindings, prelude::*};
 
+#[cfg(CONFIG_PROC_FS)]
 extern "C" {
     // `include/linux/proc_fs.h` is not part of the kernel crate's bindings.
     fn proc_create_single_data(
@@ -23,8 +24,12 @@ extern "C" {
         data: *mut c_void,
     ) -> *mut bindings::proc_dir_entry;
     fn remove_proc_entry(name: *const c_char, parent: *mut bindings::proc_dir_entry);
-    // `cn_sock.c`: `struct sock` is opaque to the kernel crate.
-    fn cn_sock_free_user_data(sk: *mut bindings::sock);
+}
+
+extern "C" {
+    // `cn_helpers.c`: `struct sock` is opaque to the kernel crate, `cond_resched()` a macro.
+    fn cn_release_foreign_user_data(sk: *mut bindings::sock, groups: *mut c_ulong);
+    fn cn_cond_resched();
 }
 
 /// The C type of a `/proc` show function.
@@ -36,9 +41,11 @@ pub type BindFn = unsafe extern "C" fn(*mut bindings::net, c_int) -> c_int;
 /// The netlink socket's release hook.
 pub type ReleaseFn = unsafe extern "C" fn(*mut bindings::sock, *mut c_ulong);
 
-/// Whether an allocation mask allows sleeping (`gfpflags_allow_blocking()`).
-pub fn gfp_allows_blocking(gfp: bindings::gfp_t) -> bool {
-    gfp & (1 << bindings::___GFP_DIRECT_RECLAIM_BIT) != 0
+/// Gives the CPU to other tasks if one is waiting (`cond_resched()`). Process context only.
+pub fn cond_resched() {
+    // SAFETY: The core calls it only from the netlink input function, which runs in the sending
+    // task without locks held.
+    unsafe { cn_cond_resched() }
 }
 
 /// Whether the network namespace's owner grants the caller `CAP_NET_ADMIN`.
@@ -51,15 +58,17 @@ pub unsafe fn net_admin_capable(net: *mut bindings::net) -> bool {
     unsafe { bindings::ns_capable((*net).user_ns, bindings::CAP_NET_ADMIN as c_int) }
 }
 
-/// Frees a socket's `sk_user_data` (per-socket state of the process events connector).
+/// Handles the `sk_user_data` of a socket being released as the C connector's release hook does:
+/// `kfree()`d if the socket is in the process events group. The core never puts anything there;
+/// C users of the connector may (as the kernel's process events connector does).
 ///
 /// # Safety
 ///
-/// `sk` is a socket being released, whose `sk_user_data` is null or a `kmalloc` pointer that
-/// nothing else uses any more (netlink calls the release hook that way).
-pub unsafe fn free_sock_user_data(sk: *mut bindings::sock) {
+/// `sk` and `groups` are what netlink passes to the release hook: a socket being released,
+/// already off netlink's lists, and its group bitmap or null.
+pub unsafe fn release_foreign_user_data(sk: *mut bindings::sock, groups: *mut c_ulong) {
     // SAFETY: By the safety requirements.
-    unsafe { cn_sock_free_user_data(sk) }
+    unsafe { cn_release_foreign_user_data(sk, groups) }
 }
 
 /// The connector's netlink kernel socket in the initial network namespace.
@@ -149,19 +158,14 @@ impl KernelSocket {
         }
     }
 
-    /// Sends `skb` to the socket bound to `portid`; waits for room only if `may_block`.
+    /// Sends `skb` to the socket bound to `portid`, never waiting for room: a receiver whose
+    /// buffer is full loses the message and sees `ENOBUFS` on its next read, as with a broadcast.
     ///
-    /// Returns what `netlink_unicast()` returns: the length sent or a negative errno.
-    pub fn unicast(&self, skb: OutSkb, portid: u32, may_block: bool) -> c_int {
+    /// Returns what `netlink_unicast()` returns: the length sent or a negative errno (`EAGAIN`
+    /// for a full receiver, `ECONNREFUSED` for no such port).
+    pub fn unicast(&self, skb: OutSkb, portid: u32) -> c_int {
         // SAFETY: `sock` is valid (type invariant); the skb's ownership passes to netlink.
-        unsafe {
-            bindings::netlink_unicast(
-                self.sock.as_ptr(),
-                skb.into_raw(),
-                portid,
-                c_int::from(!may_block),
-            )
-        }
+        unsafe { bindings::netlink_unicast(self.sock.as_ptr(), skb.into_raw(), portid, 1) }
     }
 }
 
@@ -289,30 +293,42 @@ impl InSkb<'_> {
         }
     }
 
-    /// A pointer to the payload of the netlink message at `offset`, for handing to a C callback.
-    ///
-    /// `offset` must be the offset of a message that [`crate::cn_rx::Frame::parse`] framed.
-    pub fn payload_ptr(&self, offset: usize) -> *mut u8 {
-        // SAFETY: The message at `offset` lies within the datagram, so does its payload start.
-        unsafe { (*self.skb.as_ptr()).data.add(offset + NLMSG_HDRLEN) }
+    /// Whether `frame` lies within this datagram.
+    fn holds(&self, frame: &Frame) -> bool {
+        frame
+            .offset
+            .checked_add(frame.len)
+            .is_some_and(|end| frame.len >= NLMSG_HDRLEN && end <= self.data().len())
+    }
+
+    /// A pointer to the payload of the netlink message `frame`, for handing to a callback; `None`
+    /// if the frame does not lie within this datagram.
+    pub fn payload_ptr(&self, frame: &Frame) -> Option<NonNull<u8>> {
+        if !self.holds(frame) {
+            return None;
+        }
+        // SAFETY: The frame, so its payload start, lies within the datagram's linear data.
+        NonNull::new(unsafe { (*self.skb.as_ptr()).data.add(frame.offset + NLMSG_HDRLEN) })
     }
 
     /// The sender's netlink parameters (portid, credentials).
-    pub fn parms(&self) -> *mut bindings::netlink_skb_parms {
-        // SAFETY: The buffer is valid (type invariant).
-        unsafe { netlink_cb(self.skb.as_ptr()) }
+    pub fn parms(&self) -> NonNull<bindings::netlink_skb_parms> {
+        // SAFETY: The buffer is valid (type invariant), so is its control block.
+        unsafe { NonNull::new_unchecked(netlink_cb(self.skb.as_ptr())) }
     }
 
-    /// Sends the sender a netlink ack (`err` 0) or error for the message at `offset`.
-    ///
-    /// `offset` must be the offset of a message that [`crate::cn_rx::Frame::parse`] framed, so
-    /// that its `nlmsg_len` lies within the datagram, as `netlink_ack()` copies that much.
-    pub fn ack(&self, offset: usize, err: c_int) {
-        // SAFETY: The buffer is valid (type invariant), from a netlink sender, and its message at
-        // `offset` is complete; we run in the sender's process context.
+    /// Sends the sender a netlink ack (`err` 0) or error for the message `frame`; nothing if the
+    /// frame does not lie within this datagram.
+    pub fn ack(&self, frame: &Frame, err: c_int) {
+        if !self.holds(frame) {
+            return;
+        }
+        // SAFETY: The buffer is valid (type invariant) and from a netlink sender; the message
+        // lies within it, `nlmsg_len` bytes that `netlink_ack()` may copy; we run in the sender's
+        // process context.
         unsafe {
             let skb = self.skb.as_ptr();
-            let nlh = (*skb).data.add(offset).cast::<bindings::nlmsghdr>();
+            let nlh = (*skb).data.add(frame.offset).cast::<bindings::nlmsghdr>();
             bindings::netlink_ack(skb, nlh, err, core::ptr::null());
         }
     }
@@ -323,10 +339,12 @@ impl InSkb<'_> {
 /// # Invariants
 ///
 /// The entry `name` exists under `init_net.proc_net` while this object lives.
+#[cfg(CONFIG_PROC_FS)]
 pub struct ProcNetEntry {
     name: &'static CStr,
 }
 
+#[cfg(CONFIG_PROC_FS)]
 impl ProcNetEntry {
     /// Creates `/proc/net/<name>`, world-readable, printed by `show`.
     ///
@@ -350,6 +368,7 @@ impl ProcNetEntry {
     }
 }
 
+#[cfg(CONFIG_PROC_FS)]
 impl Drop for ProcNetEntry {
     fn drop(&mut self) {
         // SAFETY: The entry exists (type invariant); removal waits for running readers.
@@ -362,11 +381,13 @@ impl Drop for ProcNetEntry {
 /// # Invariants
 ///
 /// `m` is a valid `seq_file` for the lifetime `'a`.
+#[cfg(CONFIG_PROC_FS)]
 pub struct SeqOut<'a> {
     m: NonNull<bindings::seq_file>,
     _lifetime: core::marker::PhantomData<&'a bindings::seq_file>,
 }
 
+#[cfg(CONFIG_PROC_FS)]
 impl SeqOut<'_> {
     /// Wraps the `seq_file` passed to a show function.
     ///
@@ -406,5 +427,68 @@ impl SeqOut<'_> {
                 id.val,
             )
         };
+    }
+}
+
+extern "C" {
+    // `cn_helpers.c`: lockdep maps are macros and static inlines.
+    fn cn_wait_map_new(name: *const c_char) -> *mut c_void;
+    fn cn_wait_map_free(map: *mut c_void);
+    fn cn_wait_map_acquire(map: *mut c_void);
+    fn cn_wait_map_release(map: *mut c_void);
+}
+
+/// What lockdep knows of a wait for something to finish running (a callback's invocations): a
+/// lock class of its own, held while it runs (from [`WaitMap::start`] to [`WaitMap::end`]) and
+/// taken, empty-handed, by the waiter before it waits ([`WaitMap::will_wait`]), as `flush_work()`
+/// does. So a wait from inside the thing waited for, or under a lock that it takes, is a lockdep
+/// report instead of a silent hang. Costs nothing without `CONFIG_LOCKDEP`.
+///
+/// Unbalanced calls are reported by lockdep ("bad unlock balance"); they are no memory error.
+///
+/// # Invariants
+///
+/// `map` was returned by `cn_wait_map_new()` and is owned by this object.
+pub struct WaitMap {
+    map: NonNull<c_void>,
+}
+
+// SAFETY: The map is only passed to lockdep, which may be called from any thread.
+unsafe impl Send for WaitMap {}
+// SAFETY: Lockdep synchronises its own state.
+unsafe impl Sync for WaitMap {}
+
+impl WaitMap {
+    /// Creates a map of a new lock class named `name` (at most 31 bytes are kept). May sleep.
+    pub fn new(name: &CStr) -> Result<Self> {
+        // SAFETY: `name` is a NUL-terminated string, copied by the call.
+        let map = unsafe { cn_wait_map_new(name.as_char_ptr()) };
+        // INVARIANT: A non-null result is a new map that we own.
+        NonNull::new(map).map(|map| Self { map }).ok_or(ENOMEM)
+    }
+
+    /// Marks the start of a run in the current task.
+    pub fn start(&self) {
+        // SAFETY: `map` is valid (type invariant).
+        unsafe { cn_wait_map_acquire(self.map.as_ptr()) };
+    }
+
+    /// Marks the end of the run that [`WaitMap::start`] started in the current task.
+    pub fn end(&self) {
+        // SAFETY: `map` is valid (type invariant).
+        unsafe { cn_wait_map_release(self.map.as_ptr()) };
+    }
+
+    /// Tells lockdep that the caller is about to wait for the runs to finish.
+    pub fn will_wait(&self) {
+        self.start();
+        self.end();
+    }
+}
+
+impl Drop for WaitMap {
+    fn drop(&mut self) {
+        // SAFETY: We own the map (type invariant).
+        unsafe { cn_wait_map_free(self.map.as_ptr()) };
     }
 }

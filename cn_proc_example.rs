@@ -36,8 +36,8 @@ use kernel::{
 pub mod connector;
 
 use connector::{
-    Callback, CbId, Filter, InlineMessage, Listener, Message, Registration, Sender, Sleep,
-    CN_IDX_PROC, CN_VAL_PROC,
+    Callback, CbId, Filter, InlineMessage, Message, Registration, Sender, Sleep, CN_IDX_PROC,
+    CN_VAL_PROC,
 };
 
 module! {
@@ -302,8 +302,14 @@ impl Event {
 
 // Listeners.
 
-/// The number of listeners, as the C code counts them: up on `LISTEN`, down on `IGNORE`. While it
-/// is below one, no event is built at all.
+/// The number of listening sockets: those whose last request was `LISTEN`. While it is below one,
+/// no event is built at all.
+///
+/// Each socket contributes at most one, and only its own requests change its contribution, which
+/// goes when the socket closes (its [`ProcInput`] is dropped). The C code counts requests
+/// instead (up on every `LISTEN` after anything but `LISTEN`, down on every `IGNORE` after
+/// anything but `IGNORE`, never down at close): there, any user can drive the count to zero and
+/// silence every listener, or keep it up forever.
 static LISTENERS: Atomic<i32> = Atomic::new(0);
 
 /// Whether anybody listens.
@@ -311,12 +317,15 @@ fn listening() -> bool {
     LISTENERS.load(ordering::Relaxed) >= 1
 }
 
-/// A listener's subscription (`struct proc_input`), kept in its socket.
+/// A listener's subscription (`struct proc_input`) and its share of the listener count, kept by
+/// the core for its socket.
 struct ProcInput {
     /// The last operation it sent.
     mcast_op: Atomic<u32>,
     /// The events it wants (`PROC_EVENT_NONE` once it ignores).
     event_type: Atomic<u32>,
+    /// 1 while the socket counts in [`LISTENERS`], else 0.
+    counted: Atomic<i32>,
 }
 
 impl Default for ProcInput {
@@ -324,7 +333,24 @@ impl Default for ProcInput {
         Self {
             mcast_op: Atomic::new(0),
             event_type: Atomic::new(PROC_EVENT_NONE),
+            counted: Atomic::new(0),
         }
+    }
+}
+
+impl ProcInput {
+    /// Makes the socket count as a listener, or not; the count changes only if this does.
+    fn set_counted(&self, counted: bool) {
+        let now = i32::from(counted);
+        let before = self.counted.xchg(now, ordering::Relaxed);
+        LISTENERS.fetch_add(now - before, ordering::Relaxed);
+    }
+}
+
+impl Drop for ProcInput {
+    /// The socket closed (or the module goes): it no longer listens.
+    fn drop(&mut self) {
+        self.set_counted(false);
     }
 }
 
@@ -358,28 +384,28 @@ impl Request {
     }
 }
 
-/// What a request of operation `op` does to the listener count, for a socket whose previous
-/// operation was `prev_op` (`initial`: the socket had no subscription before): the change, and the
-/// errno of the acknowledgement.
-fn count_change(op: u32, initial: bool, prev_op: u32) -> (i32, u32) {
+/// Whether a socket listens after a request of operation `op` (`None`: as before), and the errno
+/// of the acknowledgement. An unknown operation changes nothing but is refused.
+fn listens_after(op: u32) -> (Option<bool>, u32) {
     match op {
-        PROC_CN_MCAST_LISTEN if initial || prev_op != PROC_CN_MCAST_LISTEN => (1, 0),
-        PROC_CN_MCAST_IGNORE if !initial && prev_op != PROC_CN_MCAST_IGNORE => (-1, 0),
-        PROC_CN_MCAST_LISTEN | PROC_CN_MCAST_IGNORE => (0, 0),
-        _ => (0, EINVAL.to_errno().unsigned_abs()),
+        PROC_CN_MCAST_LISTEN => (Some(true), 0),
+        PROC_CN_MCAST_IGNORE => (Some(false), 0),
+        _ => (None, EINVAL.to_errno().unsigned_abs()),
     }
 }
 
 /// Applies a request sent from `sender`'s socket; returns the errno of the acknowledgement.
 fn control(request: Request, sender: &Sender<'_>) -> u32 {
-    let (state, initial) = match sender.attach_socket_state::<ProcInput>(GFP_KERNEL) {
-        Ok(attached) => attached,
+    let state = match sender.attach_socket_state::<ProcInput>(Sleep::MayBlock) {
+        Ok((state, _)) => state,
         Err(e) => return e.to_errno().unsigned_abs(),
     };
     state.event_type.store(request.events, ordering::Relaxed);
-    let prev_op = state.mcast_op.xchg(request.op, ordering::Relaxed);
-    let (change, err) = count_change(request.op, initial, prev_op);
-    LISTENERS.fetch_add(change, ordering::Relaxed);
+    state.mcast_op.store(request.op, ordering::Relaxed);
+    let (listens, err) = listens_after(request.op);
+    if let Some(listens) = listens {
+        state.set_counted(listens);
+    }
     if request.op == PROC_CN_MCAST_IGNORE {
         state.event_type.store(PROC_EVENT_NONE, ordering::Relaxed);
     }
@@ -400,6 +426,11 @@ impl Callback for McastCtl {
             return;
         };
         let err = control(request, sender);
+        // One acknowledgement per datagram, however many requests it packs: it is broadcast to
+        // every listener.
+        if !msg.is_last_of_datagram() {
+            return;
+        }
         if let Some(shared) = Shared::published() {
             if listening() {
                 shared.send(&Event::Ack(AckEvent { err }), msg.ack().wrapping_add(1));
@@ -441,9 +472,10 @@ struct ProcFilter;
 
 impl Filter for ProcFilter {
     type Data = FilterData;
+    type State = ProcInput;
 
-    fn delivers(listener: &Listener<'_>, data: &FilterData) -> bool {
-        listener.socket_state::<ProcInput>().is_none_or(|input| {
+    fn delivers(input: Option<&ProcInput>, data: &FilterData) -> bool {
+        input.is_none_or(|input| {
             delivers(
                 input.mcast_op.load(ordering::Relaxed),
                 input.event_type.load(ordering::Relaxed),
@@ -1217,22 +1249,40 @@ mod tests {
             assert_eq!(Request::parse(&[1u8; 12][..len]), None);
         }
 
-        // (operation, first request of the socket, previous operation) -> (change, errno)
-        let table: [(u32, bool, u32, (i32, u32)); 9] = [
-            (PROC_CN_MCAST_LISTEN, true, 0, (1, 0)),
-            (PROC_CN_MCAST_LISTEN, false, PROC_CN_MCAST_LISTEN, (0, 0)),
-            (PROC_CN_MCAST_LISTEN, false, PROC_CN_MCAST_IGNORE, (1, 0)),
-            (PROC_CN_MCAST_IGNORE, true, 0, (0, 0)),
-            (PROC_CN_MCAST_IGNORE, false, PROC_CN_MCAST_LISTEN, (-1, 0)),
-            (PROC_CN_MCAST_IGNORE, false, PROC_CN_MCAST_IGNORE, (0, 0)),
-            // After an unknown operation, as in C, LISTEN counts again and IGNORE uncounts.
-            (PROC_CN_MCAST_LISTEN, false, 7, (1, 0)),
-            (PROC_CN_MCAST_IGNORE, false, 7, (-1, 0)),
-            (7, false, PROC_CN_MCAST_LISTEN, (0, 22)),
+        // operation -> (listening after, errno): only LISTEN and IGNORE change anything.
+        let table: [(u32, (Option<bool>, u32)); 5] = [
+            (PROC_CN_MCAST_LISTEN, (Some(true), 0)),
+            (PROC_CN_MCAST_IGNORE, (Some(false), 0)),
+            (7, (None, 22)),
+            (0, (None, 22)),
+            (u32::MAX, (None, 22)),
         ];
-        for (op, initial, prev_op, expected) in table {
-            assert_eq!(count_change(op, initial, prev_op), expected);
+        for (op, expected) in table {
+            assert_eq!(listens_after(op), expected);
         }
+    }
+
+    #[test]
+    fn a_socket_counts_once_and_until_it_goes() {
+        let before = LISTENERS.load(ordering::Relaxed);
+        let count = || LISTENERS.load(ordering::Relaxed) - before;
+        let a = ProcInput::default();
+        let b = ProcInput::default();
+        a.set_counted(true);
+        a.set_counted(true);
+        assert_eq!(count(), 1);
+        b.set_counted(true);
+        assert_eq!(count(), 2);
+        // An IGNORE of one socket cannot uncount another, however often it comes.
+        b.set_counted(false);
+        b.set_counted(false);
+        b.set_counted(false);
+        assert_eq!(count(), 1);
+        // A socket that closes while listening takes its share with it.
+        drop(a);
+        assert_eq!(count(), 0);
+        drop(b);
+        assert_eq!(count(), 0);
     }
 
     #[test]

@@ -5,8 +5,11 @@
 //! The queue lock disables interrupts, so the queue may be used from process, softirq and timer
 //! context. It is never held while a callback runs: a lookup hands out an [`Invocation`] that
 //! keeps its entry alive and counted as running. Removing an entry waits until no invocation of
-//! it is left, so a module may unload right after unregistering.
+//! it is left, so a module may unload right after unregistering. Lockdep sees each entry's
+//! invocations as a lock of the entry's own class ([`WaitMap`]), so removing an entry from its
+//! own callback, or under a lock its callback takes, is reported instead of hanging.
 
+use crate::cn_netlink::WaitMap;
 use crate::connector::{CbId, CN_CBQ_NAMELEN};
 use kernel::{
     new_condvar, new_spinlock_irq,
@@ -28,6 +31,8 @@ pub struct CallbackEntry<H> {
     group: u32,
     /// Number of running invocations, plus [`REMOVED`] once the entry has left the queue.
     state: Atomic<u32>,
+    /// The invocations, as lockdep sees them.
+    wait_map: WaitMap,
 }
 
 impl<H> CallbackEntry<H> {
@@ -62,6 +67,7 @@ impl<H> Invocation<'_, H> {
 
 impl<H> Drop for Invocation<'_, H> {
     fn drop(&mut self) {
+        self.entry.wait_map.end();
         if self.entry.state.fetch_sub(1, ordering::Full) == REMOVED | 1 {
             // The last invocation of a removed entry: wake its remover. Taking the lock orders
             // the wake-up after the remover's check of `state` and its going to sleep.
@@ -99,6 +105,7 @@ impl<H: Send + Sync> CallbackQueue<H> {
         let mut stored = [0u8; CN_CBQ_NAMELEN];
         let kept = name.len().min(CN_CBQ_NAMELEN - 1);
         stored[..kept].copy_from_slice(&name[..kept]);
+        let wait_map = WaitMap::new(CStr::from_bytes_until_nul(&stored).unwrap_or(c"cn_callback"))?;
         let entry = Arc::new(
             CallbackEntry {
                 id,
@@ -106,16 +113,19 @@ impl<H: Send + Sync> CallbackQueue<H> {
                 handler,
                 group: id.idx,
                 state: Atomic::new(0),
+                wait_map,
             },
             GFP_KERNEL,
         )?;
+        // On an early return the guard goes first, then the entry: an entry must not be dropped
+        // under the lock (freeing its lockdep class sleeps).
         let mut entries = self.entries.lock();
         if entries.iter().any(|e| e.id == id) {
             return Err(EINVAL);
         }
         // Interrupts are off under the lock, so the vector may only grow atomically.
-        entries.push(entry, GFP_ATOMIC)?;
-        Ok(())
+        entries.reserve(1, GFP_ATOMIC)?;
+        entries.push_within_capacity(entry).map_err(|_| ENOMEM)
     }
 
     /// Removes the callback for `id` and waits until no invocation of it is running.
@@ -123,15 +133,25 @@ impl<H: Send + Sync> CallbackQueue<H> {
     /// Returns whether `id` was registered. Sleeps: must not be called from atomic context nor
     /// from the callback being removed.
     pub fn remove(&self, id: CbId) -> bool {
-        let mut entries = self.entries.lock();
-        let position = entries.iter().position(|e| e.id == id);
-        let Some(entry) = position.and_then(|pos| entries.remove(pos).ok()) else {
-            return false;
+        let entry = {
+            let mut entries = self.entries.lock();
+            let position = entries.iter().position(|e| e.id == id);
+            match position.and_then(|pos| entries.remove(pos).ok()) {
+                Some(entry) => entry,
+                None => return false,
+            }
         };
+        // Off the queue: no new invocation starts. Outside the queue lock, which invocations may
+        // take, tell lockdep that we wait for the running ones.
+        entry.wait_map.will_wait();
+        let mut entries = self.entries.lock();
         entry.state.fetch_add(REMOVED, ordering::Full);
         while entry.state.load(ordering::Acquire) != REMOVED {
             self.idle.wait(&mut entries);
         }
+        drop(entries);
+        // The last reference, normally: the entry (and its lockdep class) goes outside the lock.
+        drop(entry);
         true
     }
 
@@ -141,6 +161,8 @@ impl<H: Send + Sync> CallbackQueue<H> {
         let entry = entries.iter().find(|e| e.id == id)?.clone();
         // Still queued (we hold the lock), so not `REMOVED`: the remover will wait for us.
         entry.state.fetch_add(1, ordering::Relaxed);
+        drop(entries);
+        entry.wait_map.start();
         Some(Invocation { queue: self, entry })
     }
 

@@ -12,6 +12,14 @@ use kernel::prelude::*;
 /// Size of `struct nlmsghdr`, which `NLMSG_HDRLEN` rounds to itself.
 pub const NLMSG_HDRLEN: usize = 16;
 
+/// The most messages of one datagram that the core hands to callbacks. The others are dropped,
+/// each with an `EMSGSIZE` error ack if it asks for an ack (`NLM_F_ACK`).
+///
+/// The C connector handles only the first message of a datagram; a few dozen let a sender batch
+/// its requests, while a datagram crafted with thousands of messages costs the kernel no more
+/// than this many callback runs.
+pub const MAX_MSGS_PER_DATAGRAM: usize = 64;
+
 /// Rounds `len` up to the netlink alignment (`NLMSG_ALIGN`).
 pub const fn nlmsg_align(len: usize) -> usize {
     (len + 3) & !3
@@ -52,6 +60,8 @@ pub fn decode_cn_msg(bytes: &[u8]) -> Option<CnMsg> {
 pub struct Frame {
     /// Offset of the `nlmsghdr` in the datagram.
     pub offset: usize,
+    /// `nlmsg_len`: the message's length from its header on, within the datagram.
+    pub len: usize,
     /// Offset of the next message.
     pub next: usize,
     /// `nlmsg_flags` of the message.
@@ -78,11 +88,29 @@ impl Frame {
         });
         Some(Self {
             offset,
+            len: nlmsg_len,
             next: offset + nlmsg_align(nlmsg_len).min(rest.len()),
             nlmsg_flags: read_u16(rest, 6),
             msg,
         })
     }
+}
+
+/// Whether one of the messages of `data` after the frame `after`, among the first `budget` of
+/// them, is a valid message for `id`: so that a callback can tell the last of its messages in a
+/// datagram.
+pub fn more_for(data: &[u8], after: &Frame, id: CbId, budget: usize) -> bool {
+    let mut offset = after.next;
+    for _ in 0..budget {
+        let Some(frame) = Frame::parse(data, offset) else {
+            return false;
+        };
+        if frame.msg.is_some_and(|msg| msg.id == id) {
+            return true;
+        }
+        offset = frame.next;
+    }
+    false
 }
 
 #[kunit_tests(cn_rx)]
@@ -199,6 +227,27 @@ mod tests {
         assert_eq!(frames[0], (0, true));
         assert_eq!(frames[1], (second, false));
         assert_eq!(frames[2], (third, true));
+    }
+
+    #[test]
+    fn tells_the_last_message_for_an_id() {
+        let mut buf = KVec::new();
+        // Three messages for {14, 0x456}, the second one malformed.
+        push_msg(&mut buf, good_len(0), 0, 0, 0);
+        push_msg(&mut buf, good_len(1), 0, 2, 1);
+        push_msg(&mut buf, good_len(0), 0, 0, 0);
+        let id = CbId::new(14, 0x456);
+        let first = Frame::parse(&buf, 0).unwrap();
+        let second = Frame::parse(&buf, first.next).unwrap();
+        let third = Frame::parse(&buf, second.next).unwrap();
+        assert!(more_for(&buf, &first, id, 8));
+        // The malformed message does not count; the valid third one does.
+        assert!(more_for(&buf, &second, id, 8));
+        assert!(!more_for(&buf, &third, id, 8));
+        // Another id, and a budget that stops before the third message.
+        assert!(!more_for(&buf, &first, CbId::new(14, 0x457), 8));
+        assert!(!more_for(&buf, &first, id, 1));
+        assert!(!more_for(&buf, &second, id, 0));
     }
 
     #[test]

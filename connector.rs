@@ -3,7 +3,7 @@
 //! Safe Rust API of the connector, for modules that register connector callbacks.
 //!
 //! A consumer module declares `pub mod connector;` in its crate root (this file sits beside it)
-//! and links against the exports of `connector_core.ko`. It needs no `unsafe`: the only
+//! and links against the exports of `connector.ko`. It needs no `unsafe`: the only
 //! `unsafe` code is here, at the boundary to the C ABI of `include/linux/connector.h`.
 //!
 //! # Examples
@@ -25,15 +25,13 @@
 //! drop(registration); // returns once no `Echo::receive` is running any more
 //! ```
 //!
-//! Beyond plain messages: a callback may keep per-socket state in the sending socket
-//! ([`Sender::attach_socket_state`]), and a broadcast may be filtered per destination socket by a
-//! [`Filter`], which sees that state ([`Listener::socket_state`]). [`InlineMessage`] sends a
-//! message built in place, without an allocation of its own, e.g. from a tracepoint probe.
+//! Beyond plain messages: a callback may keep per-socket state for the sending socket in the
+//! core ([`Sender::attach_socket_state`], [`SocketState`]), and a broadcast may be filtered per
+//! destination socket by a [`Filter`], which sees that state. [`InlineMessage`] sends a message
+//! built in place, without an allocation of its own, e.g. from a tracepoint probe.
 
-use core::{marker::PhantomData, ptr::NonNull};
+use core::{any::TypeId, marker::PhantomData, ptr::NonNull};
 use kernel::{bindings, error::to_result, prelude::*};
-
-use core::any::TypeId;
 
 /// Connector index of the process events connector.
 pub const CN_IDX_PROC: u32 = 0x1;
@@ -104,14 +102,29 @@ impl CnMsg {
 /// The C type of a connector callback.
 pub type RawCallback = unsafe extern "C" fn(*mut CnMsg, *mut bindings::netlink_skb_parms);
 
-// The C ABI of `connector_core.ko` (and of the in-tree `cn.ko`), from `include/linux/connector.h`.
+/// What the core hands to a callback registered from Rust ([`Registration`]): the message, its
+/// sender and where it stands in its datagram.
+#[repr(C)]
+pub struct Delivery {
+    /// The `cn_msg`, followed by its `len` bytes of data.
+    pub msg: *mut CnMsg,
+    /// The sender's netlink parameters.
+    pub parms: *mut bindings::netlink_skb_parms,
+    /// Whether no later message of the same datagram goes to this callback.
+    pub last_of_datagram: bool,
+}
+
+/// The C type of a callback registered from Rust.
+pub type DeliveryCallback = unsafe extern "C" fn(*const Delivery);
+
+/// The C type of the function that frees a per-socket state (see [`SocketState`]).
+pub type StateDropFn = unsafe extern "C" fn(*mut c_void);
+
+/// The C type of the function that [`cn_sock_state_visit`] calls with a state (or null).
+pub type StateVisitFn = unsafe extern "C" fn(*const c_void, *mut c_void) -> c_int;
+
+// The C ABI of `connector.ko` (and of the in-tree `cn.ko`), from `include/linux/connector.h`.
 extern "C" {
-    fn cn_add_callback(
-        id: *const CbId,
-        name: *const c_char,
-        callback: Option<RawCallback>,
-    ) -> c_int;
-    fn cn_del_callback(id: *const CbId);
     fn cn_netlink_send_mult(
         msg: *mut CnMsg,
         len: u16,
@@ -121,67 +134,108 @@ extern "C" {
         filter: bindings::netlink_filter_fn,
         filter_data: *mut c_void,
     ) -> c_int;
+    fn cn_del_callback(id: *const CbId);
 }
 
-// `cn_sock.c` of `connector.ko`: per-socket state lives in `sk_user_data` of `struct sock`, which
-// the kernel crate sees as opaque.
+// The exports of `connector.ko` for its Rust users: registration with a [`Delivery`], and the
+// core's table of per-socket states (`cn_sockstate.rs`).
 extern "C" {
-    fn cn_sock_user_data(sk: *mut bindings::sock) -> *mut c_void;
-    fn cn_sock_attach_user_data(sk: *mut bindings::sock, data: *mut c_void) -> *mut c_void;
+    fn cn_add_rust_callback(
+        id: *const CbId,
+        name: *const c_char,
+        callback: Option<DeliveryCallback>,
+    ) -> c_int;
+    fn cn_sock_state_get(
+        sk: *mut bindings::sock,
+        owner: *const CbId,
+        type_id: *const c_void,
+    ) -> *mut c_void;
+    fn cn_sock_state_attach(
+        sk: *mut bindings::sock,
+        owner: *const CbId,
+        type_id: *const c_void,
+        data: *mut c_void,
+        drop: Option<StateDropFn>,
+        gfp: bindings::gfp_t,
+        attached: *mut *mut c_void,
+    ) -> c_int;
+    fn cn_sock_state_visit(
+        sk: *mut bindings::sock,
+        owner: *const CbId,
+        type_id: *const c_void,
+        visit: Option<StateVisitFn>,
+        ctx: *mut c_void,
+    ) -> c_int;
 }
 
 /// A received connector message: the `cn_msg` header and its data.
 ///
 /// # Invariants
 ///
-/// `header` is followed in memory by `header.len` readable bytes, valid for `'a`.
+/// `msg` points to a `cn_msg` followed by its `len` bytes of data, all valid for reads during
+/// `'a` and not written to meanwhile.
 pub struct Message<'a> {
-    header: &'a CnMsg,
+    msg: NonNull<CnMsg>,
+    last_of_datagram: bool,
+    _lifetime: PhantomData<&'a CnMsg>,
 }
 
 impl<'a> Message<'a> {
-    /// Views a message handed to a callback by the connector core.
+    /// Views a message handed to a callback by the connector core, the last one for the
+    /// callback in its datagram if `last_of_datagram`.
     ///
     /// # Safety
     ///
-    /// `msg` points to a `cn_msg` followed by `msg.len` bytes of data, all valid for reads
-    /// during `'a`.
-    pub unsafe fn from_raw(msg: *const CnMsg) -> Self {
-        // INVARIANT: By the safety requirements the data follows the header.
+    /// `msg` points to a `cn_msg` followed by `msg.len` bytes of data, all valid for reads and
+    /// not written to during `'a`.
+    pub unsafe fn from_raw(msg: NonNull<CnMsg>, last_of_datagram: bool) -> Self {
+        // INVARIANT: By the safety requirements.
         Self {
-            // SAFETY: By the safety requirements `msg` is valid for reads during `'a`.
-            header: unsafe { &*msg },
+            msg,
+            last_of_datagram,
+            _lifetime: PhantomData,
         }
+    }
+
+    fn header(&self) -> &'a CnMsg {
+        // SAFETY: By the type invariant the header is valid for reads during `'a`.
+        unsafe { self.msg.as_ref() }
     }
 
     /// The identifier the message was sent to.
     pub fn id(&self) -> CbId {
-        self.header.id
+        self.header().id
     }
 
     /// The sender's sequence number.
     pub fn seq(&self) -> u32 {
-        self.header.seq
+        self.header().seq
     }
 
     /// The acknowledge number.
     pub fn ack(&self) -> u32 {
-        self.header.ack
+        self.header().ack
     }
 
     /// The message's flags.
     pub fn flags(&self) -> u16 {
-        self.header.flags
+        self.header().flags
     }
 
     /// The message's data.
     pub fn data(&self) -> &'a [u8] {
-        let data = core::ptr::from_ref(self.header)
-            .wrapping_add(1)
-            .cast::<u8>();
-        // SAFETY: By the type invariant, `header.len` bytes follow the header and are valid for
-        // reads during `'a`.
-        unsafe { core::slice::from_raw_parts(data, usize::from(self.header.len)) }
+        let data = self.msg.as_ptr().wrapping_add(1).cast::<u8>();
+        // SAFETY: By the type invariant, `len` bytes follow the header, in the same allocation
+        // (`msg` has its provenance), valid for reads during `'a`.
+        unsafe { core::slice::from_raw_parts(data, usize::from(self.header().len)) }
+    }
+
+    /// Whether no later message of the same datagram goes to this callback. A callback that
+    /// answers every request with a broadcast answers only this one, so that a datagram packed
+    /// with requests costs the listeners one message (the core hands at most
+    /// `MAX_MSGS_PER_DATAGRAM` messages of a datagram to callbacks).
+    pub fn is_last_of_datagram(&self) -> bool {
+        self.last_of_datagram
     }
 
     /// Builds the reply that the connector protocol expects: same id and sequence number,
@@ -197,61 +251,71 @@ impl<'a> Message<'a> {
     }
 }
 
-/// Who sent a message: the sender's netlink port and credentials (`struct netlink_skb_parms`).
+/// Who sent a message: the sender's netlink port and credentials (`struct netlink_skb_parms`),
+/// seen by the callback registered for `owner`.
 ///
 /// # Invariants
 ///
 /// `parms` is valid for reads for `'a`. Its `sk` is null or the sending socket, which stays alive
-/// for `'a`.
+/// for `'a`. The callback registered for `owner` stays registered for `'a` (the sender is seen
+/// during one of its invocations).
 pub struct Sender<'a> {
     parms: NonNull<bindings::netlink_skb_parms>,
+    owner: CbId,
     _lifetime: PhantomData<&'a bindings::netlink_skb_parms>,
 }
 
 impl Sender<'_> {
-    /// Views the sender parameters handed to a callback by the connector core.
+    /// Views the sender parameters handed to the callback registered for `owner`.
     ///
     /// # Safety
     ///
-    /// `parms` is non-null and valid for reads for the lifetime of the result, and its `sk` is
-    /// null or the sending socket, alive for that lifetime (the core calls callbacks from the
-    /// netlink input function, inside the sender's `sendmsg()`, which holds the socket).
-    pub unsafe fn from_raw(parms: *mut bindings::netlink_skb_parms) -> Self {
+    /// `parms` is valid for reads for the lifetime of the result, and its `sk` is null or the
+    /// sending socket, alive for that lifetime (the core calls callbacks from the netlink input
+    /// function, inside the sender's `sendmsg()`, which holds the socket); the result is used
+    /// only during an invocation of the callback registered for `owner`.
+    pub unsafe fn from_raw(parms: NonNull<bindings::netlink_skb_parms>, owner: CbId) -> Self {
         // INVARIANT: By the safety requirements.
         Self {
-            // SAFETY: Non-null by the safety requirements.
-            parms: unsafe { NonNull::new_unchecked(parms) },
+            parms,
+            owner,
             _lifetime: PhantomData,
         }
     }
 
+    fn parms(&self) -> &bindings::netlink_skb_parms {
+        // SAFETY: By the type invariant `parms` is valid for reads.
+        unsafe { self.parms.as_ref() }
+    }
+
     /// The netlink port of the sending socket: the destination for a reply.
     pub fn portid(&self) -> u32 {
-        // SAFETY: By the type invariant `parms` is valid for reads.
-        unsafe { self.parms.as_ref().portid }
+        self.parms().portid
     }
 
     /// The process id of the sender, as seen from the initial pid namespace.
     pub fn pid(&self) -> u32 {
-        // SAFETY: By the type invariant `parms` is valid for reads.
-        unsafe { self.parms.as_ref().creds.pid }
+        self.parms().creds.pid
     }
 
     /// The sender's user id (kernel-internal, i.e. in the initial user namespace).
     pub fn uid(&self) -> u32 {
-        // SAFETY: By the type invariant `parms` is valid for reads.
-        unsafe { self.parms.as_ref().creds.uid.val }
+        self.parms().creds.uid.val
     }
 
     /// The sender's group id (kernel-internal, i.e. in the initial user namespace).
     pub fn gid(&self) -> u32 {
-        // SAFETY: By the type invariant `parms` is valid for reads.
-        unsafe { self.parms.as_ref().creds.gid.val }
+        self.parms().creds.gid.val
     }
 
-    /// Whether the sending socket had `CAP_NET_ADMIN` in the initial user namespace.
+    /// Whether the sending socket had `CAP_NET_ADMIN` in the initial user namespace (false for a
+    /// message that came from no socket).
     pub fn is_net_admin(&self) -> bool {
-        // SAFETY: `parms` is valid (type invariant) and `init_user_ns` is a static object.
+        if self.socket().is_none() {
+            return false;
+        }
+        // SAFETY: `parms` is valid and its `sk` the live sending socket (type invariant), which
+        // `__netlink_ns_capable()` reads; `init_user_ns` is a static object.
         unsafe {
             bindings::__netlink_ns_capable(
                 self.parms.as_ptr(),
@@ -260,163 +324,122 @@ impl Sender<'_> {
             )
         }
     }
+
+    /// The sending socket, if the message came from one.
+    fn socket(&self) -> Option<NonNull<bindings::sock>> {
+        NonNull::new(self.parms().sk)
+    }
 }
 
 impl<'a> Sender<'a> {
-    /// The sending socket, if the message came from one.
-    fn socket(&self) -> Option<NonNull<bindings::sock>> {
-        // SAFETY: By the type invariant `parms` is valid for reads.
-        NonNull::new(unsafe { self.parms.as_ref().sk })
-    }
-
     /// The sending socket's state of type `T`, if it has one (see [`SocketState`]).
-    pub fn socket_state<T: Sync + 'static>(&self) -> Option<&'a T> {
-        // SAFETY: By the type invariant the sending socket stays alive for `'a`, and with it its
-        // state, which is only freed when the socket is released.
-        unsafe { socket_state(self.socket()?) }
+    pub fn socket_state<T: SocketState>(&self) -> Option<&'a T> {
+        let sk = self.socket()?;
+        let type_id = TypeId::of::<T>();
+        // SAFETY: `sk` is a live socket and `owner` a valid id, both valid for the call;
+        // `type_id` is a `TypeId`, as the core expects.
+        let data =
+            unsafe { cn_sock_state_get(sk.as_ptr(), &self.owner, (&raw const type_id).cast()) };
+        // SAFETY: A non-null result is a live `T` (its type was checked) that the core frees only
+        // when the socket is released or the owner unregistered, neither of which happens during
+        // `'a` (type invariant); it is only ever shared.
+        unsafe { data.cast::<T>().as_ref() }
     }
 
     /// The sending socket's state of type `T`, attaching a new `T::default()` first if the
-    /// socket has no state yet (see [`SocketState`]). Also returns whether this call attached it.
+    /// socket has no state of this callback yet (see [`SocketState`]). Also returns whether this
+    /// call attached it. Allocates as `sleep` says.
     ///
     /// Errors: `EINVAL` if the message came from no socket, `EBUSY` if the socket holds state of
-    /// another type, `ENOMEM`. Allocates with `flags`.
-    pub fn attach_socket_state<T: Default + Sync + 'static>(
+    /// another type for this callback, `ENOMEM`.
+    pub fn attach_socket_state<T: SocketState + Default>(
         &self,
-        flags: kernel::alloc::Flags,
+        sleep: Sleep,
     ) -> Result<(&'a T, bool)> {
-        build_assert!(
-            !core::mem::needs_drop::<T>(),
-            "socket state is freed with kfree() and must not need dropping"
-        );
         let sk = self.socket().ok_or(EINVAL)?;
         if let Some(state) = self.socket_state::<T>() {
             return Ok((state, false));
         }
-        let new = KBox::into_raw(KBox::new(
-            SocketState {
-                type_id: TypeId::of::<T>(),
-                value: T::default(),
-            },
-            flags,
-        )?);
-        // SAFETY: `sk` is alive (type invariant); `new` is an initialised `kmalloc` allocation
-        // that the socket owns from now on if it takes it.
-        let attached = unsafe { cn_sock_attach_user_data(sk.as_ptr(), new.cast()) };
-        if attached == new.cast() {
-            // SAFETY: The socket now owns `new`, which it frees only when it is released, after
-            // `'a` (type invariant); nothing else frees or moves it.
-            return Ok((unsafe { &(*new).value }, true));
+        let new = KBox::into_raw(KBox::new(T::default(), sleep.alloc_flags())?).cast::<c_void>();
+        let type_id = TypeId::of::<T>();
+        let mut attached = core::ptr::null_mut();
+        // SAFETY: `sk` is live and `owner` valid for the call; `new` is a live `KBox<T>` (`T` is
+        // `Send + Sync`) that `drop_state::<T>` frees without sleeping and that stays callable
+        // until the owner is purged: this module holds a registration of `owner` (type
+        // invariant), whose drop purges it before the module can go.
+        let ret = unsafe {
+            cn_sock_state_attach(
+                sk.as_ptr(),
+                &self.owner,
+                (&raw const type_id).cast(),
+                new,
+                Some(drop_state::<T>),
+                sleep.raw_gfp(),
+                &mut attached,
+            )
+        };
+        if ret != 0 || attached != new {
+            // Not taken (an error, or another sender on the same socket was first): still ours.
+            // SAFETY: `new` came from `KBox::into_raw` above and the core did not keep it.
+            drop(unsafe { KBox::<T>::from_raw(new.cast()) });
         }
-        // Another sender on the same socket was first: ours was never published.
-        // SAFETY: `new` came from `KBox::into_raw` above and nobody else has seen it.
-        drop(unsafe { KBox::from_raw(new) });
-        // SAFETY: `attached` is the socket's state, alive for `'a` as above.
-        unsafe { tagged_state(attached) }
-            .map(|state| (state, false))
-            .ok_or(EBUSY)
+        to_result(ret)?;
+        // SAFETY: `attached` is the socket's live `T` for this owner (the core checked the type),
+        // alive for `'a` as in `socket_state`.
+        let state = unsafe { &*attached.cast::<T>() };
+        Ok((state, attached == new))
     }
 }
 
-/// Per-socket state of a connector user, kept in the `sk_user_data` of a userspace socket.
+/// Per-socket state of a connector callback, kept by the core for each userspace socket that
+/// sends to the callback.
 ///
 /// A callback attaches it to the socket that sent a message ([`Sender::attach_socket_state`]) and
 /// finds it there again in later messages ([`Sender::socket_state`]) and in broadcast filters
-/// ([`Listener::socket_state`]). A socket holds at most one state, tagged with its type: it is
-/// never seen as another type. `T` is shared by the socket's senders and by filters running on any
-/// CPU, so it changes only through interior mutability (atomics).
+/// ([`Filter::delivers`]). A socket holds at most one state per callback id, tagged with its
+/// type: it is never seen as another type, and no other module can reach it (the core does not
+/// use the socket's `sk_user_data`, which C modules may use as they please).
 ///
-/// The state lives as long as the socket. The core frees it with `kfree()`, without dropping it,
-/// when the socket is released (the C connector only does so for members of the process events
-/// group and leaks it otherwise); so `T` must not need dropping (a build error otherwise).
-///
-/// # Invariants
-///
-/// The `sk_user_data` of a connector userspace socket is null or a `SocketState<T>` (for some
-/// `T`) allocated with `kmalloc` by [`Sender::attach_socket_state`], initialised, and never moved
-/// or freed before the socket is released. (So C users of the core leave `sk_user_data` alone.)
-#[repr(C)]
-pub struct SocketState<T> {
-    type_id: TypeId,
-    value: T,
-}
+/// `T` is shared by the socket's senders and by filters running on any CPU, so it changes only
+/// through interior mutability (atomics). It is dropped when the socket is released or when the
+/// callback is unregistered, whichever comes first, under the core's lock with interrupts off:
+/// its `Drop` must not sleep. Dropping is where a state undoes what it counts (the process events
+/// connector's listener count).
+pub trait SocketState: Send + Sync + 'static {}
 
-/// The state of type `T` at `data` (a socket's `sk_user_data`), if it has that type.
+impl<T: Send + Sync + 'static> SocketState for T {}
+
+/// Frees a state attached by [`Sender::attach_socket_state`].
 ///
 /// # Safety
 ///
-/// `data` is null or the `sk_user_data` of a connector userspace socket that stays alive for
-/// `'a`.
-unsafe fn tagged_state<'a, T: 'static>(data: *mut c_void) -> Option<&'a T> {
-    let tag = NonNull::new(data.cast::<TypeId>())?;
-    // SAFETY: By the invariant of `SocketState` a non-null `data` is an initialised
-    // `SocketState<U>` for some `U`, and `repr(C)` puts its tag first in every such type, so `tag`
-    // points to an initialised, aligned `TypeId`.
-    if unsafe { *tag.as_ptr() } != TypeId::of::<T>() {
-        return None;
-    }
-    // SAFETY: The tag says it is a `SocketState<T>`, which stays allocated as long as the socket,
-    // for `'a` by the safety requirements; it is only ever shared.
-    Some(unsafe { &(*data.cast::<SocketState<T>>()).value })
-}
-
-/// The state of type `T` attached to `sk`, if any.
-///
-/// # Safety
-///
-/// `sk` is a connector userspace socket that stays alive for `'a`, and whose state is not freed
-/// during `'a`.
-unsafe fn socket_state<'a, T: 'static>(sk: NonNull<bindings::sock>) -> Option<&'a T> {
-    // SAFETY: `sk` is a live socket by the safety requirements.
-    let data = unsafe { cn_sock_user_data(sk.as_ptr()) };
-    // SAFETY: `data` is that socket's `sk_user_data`, alive for `'a` by the safety requirements.
-    unsafe { tagged_state(data) }
-}
-
-/// A socket that a filtered broadcast is about to reach, as a [`Filter`] sees it.
-///
-/// # Invariants
-///
-/// `sk` is a connector userspace socket, alive for `'a`, whose state is not freed during `'a`.
-pub struct Listener<'a> {
-    sk: NonNull<bindings::sock>,
-    _lifetime: PhantomData<&'a bindings::sock>,
-}
-
-impl<'a> Listener<'a> {
-    /// Views a destination socket handed to a netlink broadcast filter.
-    ///
-    /// # Safety
-    ///
-    /// `sk` is a connector userspace socket that netlink is broadcasting to: it holds the socket
-    /// and keeps it on the group's list for the lifetime of the result, and the core frees its
-    /// state only after netlink took it off the lists.
-    unsafe fn from_raw(sk: NonNull<bindings::sock>) -> Self {
-        // INVARIANT: By the safety requirements.
-        Self {
-            sk,
-            _lifetime: PhantomData,
-        }
-    }
-
-    /// The socket's state of type `T`, if it has one (see [`SocketState`]).
-    pub fn socket_state<T: Sync + 'static>(&self) -> Option<&'a T> {
-        // SAFETY: By the type invariant.
-        unsafe { socket_state(self.sk) }
-    }
+/// `data` came from `KBox::<T>::into_raw` and is not used any more.
+unsafe extern "C" fn drop_state<T>(data: *mut c_void) {
+    // SAFETY: By the safety requirements.
+    drop(unsafe { KBox::<T>::from_raw(data.cast()) });
 }
 
 /// Decides, for each socket that a broadcast reaches, whether it gets the message: the safe form
 /// of the C `netlink_filter_fn` that `cn_netlink_send_mult()` takes.
 ///
 /// It runs in the sender's context, once per socket of the group, under netlink's broadcast
-/// locks: it must not sleep.
+/// locks and the core's state lock: it must not sleep.
 pub trait Filter {
     /// What the sender hands to every decision of one broadcast (the C `filter_data`).
     type Data: Sync;
+    /// The per-socket state the decision reads (see [`SocketState`]).
+    type State: SocketState;
 
-    /// Whether `listener` gets the message.
-    fn delivers(listener: &Listener<'_>, data: &Self::Data) -> bool;
+    /// Whether a socket gets the message, given its state for the broadcasting callback, if it
+    /// has one.
+    fn delivers(state: Option<&Self::State>, data: &Self::Data) -> bool;
+}
+
+/// What a filtered broadcast hands to netlink as `filter_data`.
+struct FilterContext<'a, D> {
+    /// The callback id whose per-socket states the filter reads.
+    owner: CbId,
+    data: &'a D,
 }
 
 /// The C-ABI filter that netlink calls for a [`Filter`] `F`: non-zero drops the message.
@@ -424,22 +447,48 @@ pub trait Filter {
 /// # Safety
 ///
 /// Called by netlink only, from a broadcast of the connector socket, with the destination socket
-/// and the `filter_data` that [`InlineMessage::broadcast_filtered`] passed: a `&F::Data`.
+/// and the `filter_data` that [`InlineMessage::broadcast_filtered`] passed: a
+/// `&FilterContext<F::Data>`.
 unsafe extern "C" fn filter<F: Filter>(
     dsk: *mut bindings::sock,
     _skb: *mut bindings::sk_buff,
-    data: *mut c_void,
+    ctx: *mut c_void,
 ) -> c_int {
-    let (Some(sk), false) = (NonNull::new(dsk), data.is_null()) else {
+    if dsk.is_null() || ctx.is_null() {
         return 0;
+    }
+    // SAFETY: `ctx` is the `&FilterContext<F::Data>` of the running broadcast, valid during the
+    // call.
+    let ctx = unsafe { &*ctx.cast_const().cast::<FilterContext<'_, F::Data>>() };
+    let type_id = TypeId::of::<F::State>();
+    // SAFETY: Netlink holds the destination socket during the call; `owner` and `type_id` are
+    // valid for the call; `visit::<F>` takes the `&F::Data` passed with it.
+    unsafe {
+        cn_sock_state_visit(
+            dsk,
+            &ctx.owner,
+            (&raw const type_id).cast(),
+            Some(visit::<F>),
+            core::ptr::from_ref(ctx.data).cast_mut().cast(),
+        )
+    }
+}
+
+/// Applies the filter `F` to a socket's state (or null), under the core's state lock.
+///
+/// # Safety
+///
+/// `state` is null or a live `F::State`, not freed during the call; `data` is a `&F::Data` valid
+/// during the call.
+unsafe extern "C" fn visit<F: Filter>(state: *const c_void, data: *mut c_void) -> c_int {
+    // SAFETY: By the safety requirements.
+    let (state, data) = unsafe {
+        (
+            state.cast::<F::State>().as_ref(),
+            &*data.cast_const().cast::<F::Data>(),
+        )
     };
-    // SAFETY: Netlink holds the destination socket during the call and broadcasts only to sockets
-    // still on the group's list; the core's release hook frees a socket's state only after
-    // `netlink_release()` removed it from the lists, which waits for running broadcasts.
-    let listener = unsafe { Listener::from_raw(sk) };
-    // SAFETY: `data` is the `&F::Data` of the running broadcast, valid during the call.
-    let data = unsafe { &*data.cast_const().cast::<F::Data>() };
-    c_int::from(!F::delivers(&listener, data))
+    c_int::from(!F::delivers(state, data))
 }
 
 /// A connector callback: receives every message sent to the identifier it is registered for.
@@ -455,21 +504,23 @@ pub trait Callback {
 ///
 /// # Safety
 ///
-/// `msg` points to a `cn_msg` followed by its data and `parms` to the sender's
-/// `netlink_skb_parms`, both valid for the duration of the call, as is the sending socket in
-/// `parms`. The core guarantees this.
-unsafe extern "C" fn dispatch<T: Callback>(
-    msg: *mut CnMsg,
-    parms: *mut bindings::netlink_skb_parms,
-) {
-    // SAFETY: The core passes a complete message that stays valid during the call.
-    let msg = unsafe { Message::from_raw(msg) };
-    if parms.is_null() {
+/// `delivery` points to a [`Delivery`] valid for the duration of the call, whose `msg` is a
+/// `cn_msg` followed by its data and whose `parms` are the sender's parameters, valid with the
+/// sending socket for the duration of the call, during an invocation of the callback registered
+/// for the message's id. The core guarantees this.
+unsafe extern "C" fn dispatch<T: Callback>(delivery: *const Delivery) {
+    // SAFETY: The core passes a valid delivery.
+    let delivery = unsafe { &*delivery };
+    let (Some(msg), Some(parms)) = (NonNull::new(delivery.msg), NonNull::new(delivery.parms))
+    else {
         return;
-    }
-    // SAFETY: Non-null, and the core passes `parms` and its socket valid for the duration of the
-    // call.
-    let sender = unsafe { Sender::from_raw(parms) };
+    };
+    // SAFETY: The core passes a complete message that stays valid during the call, written to by
+    // nobody else.
+    let msg = unsafe { Message::from_raw(msg, delivery.last_of_datagram) };
+    // SAFETY: The core passes `parms` and its socket valid for the duration of the call, which is
+    // an invocation of the callback registered for the message's id.
+    let sender = unsafe { Sender::from_raw(parms, msg.id()) };
     T::receive(&msg, &sender);
 }
 
@@ -489,9 +540,9 @@ impl Registration {
     /// May sleep.
     pub fn new<T: Callback>(id: CbId, name: &CStr) -> Result<Self> {
         // SAFETY: `id` and `name` are valid for the duration of the call; the core copies them.
-        // `dispatch::<T>` matches `RawCallback` and stays valid while this module is loaded,
+        // `dispatch::<T>` matches `DeliveryCallback` and stays valid while this module is loaded,
         // which outlasts the registration (it is dropped at the latest when the module is).
-        to_result(unsafe { cn_add_callback(&id, name.as_char_ptr(), Some(dispatch::<T>)) })?;
+        to_result(unsafe { cn_add_rust_callback(&id, name.as_char_ptr(), Some(dispatch::<T>)) })?;
         Ok(Self { id })
     }
 
@@ -502,8 +553,9 @@ impl Registration {
 }
 
 impl Drop for Registration {
-    /// Unregisters the callback and waits for running invocations of it to finish. Sleeps, so
-    /// it must not be dropped from inside the callback itself or in atomic context.
+    /// Unregisters the callback, waits for running invocations of it to finish, then drops the
+    /// per-socket states it attached. Sleeps, so it must not be dropped from inside the callback
+    /// itself (lockdep reports it), under a lock the callback takes, or in atomic context.
     fn drop(&mut self) {
         // SAFETY: `id` is valid for the duration of the call and registered (type invariant).
         unsafe { cn_del_callback(&self.id) };
@@ -524,11 +576,11 @@ pub enum Destination {
 /// Whether sending may sleep, and so which allocation mask it uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sleep {
-    /// Process context without spinlocks held: `GFP_KERNEL`, unicast may wait for room.
+    /// Process context without spinlocks held: `GFP_KERNEL`.
     MayBlock,
-    /// Any context (softirq, timers, under spinlocks): `GFP_ATOMIC`, never waits.
+    /// Any context (softirq, timers, under spinlocks): `GFP_ATOMIC`.
     Atomic,
-    /// Any context, without the atomic reserves: `GFP_NOWAIT`, never waits. For frequent messages
+    /// Any context, without the atomic reserves: `GFP_NOWAIT`. For frequent messages
     /// that may rather be lost under memory pressure (the C process events connector's choice).
     NoWait,
 }
@@ -569,9 +621,14 @@ pub struct Outgoing<'a> {
 impl Outgoing<'_> {
     /// Sends the message.
     ///
+    /// Sending never waits for room at the receiver: a socket whose receive buffer is full loses
+    /// the message and sees `ENOBUFS` on its next read (so a sender that never reads cannot hold
+    /// a callback, and with it the unloading of its module).
+    ///
     /// Errors as the C `cn_netlink_send()`: `ENODEV` for [`Destination::Registered`] when no
     /// callback is registered for the id, `ESRCH` when nobody listens on the group, `ENOMEM`,
-    /// and `EMSGSIZE` if the data does not fit in a connector message.
+    /// and `EMSGSIZE` if the data does not fit in a connector message; for a port, `EAGAIN` when
+    /// its buffer is full and `ECONNREFUSED` when it is gone.
     pub fn send(&self, to: Destination, sleep: Sleep) -> Result {
         let len = u16::try_from(self.data.len()).map_err(|_| EMSGSIZE)?;
         let header = CnMsg {
@@ -653,7 +710,8 @@ impl<const N: usize> InlineMessage<N> {
     }
 
     /// Broadcasts the message to `group` (`0`: the group of the callback registered for its id),
-    /// to the sockets for which `F` decides so, given `filter_data`.
+    /// to the sockets for which `F` decides so, given `filter_data` and the socket's state
+    /// attached by the callback registered for the message's id.
     ///
     /// Errors as [`Outgoing::send`]: `ESRCH` when nobody listens on the group (or the filter
     /// drops the message for every socket), `ENOMEM`, `ENODEV` for group `0` without a registered
@@ -668,10 +726,14 @@ impl<const N: usize> InlineMessage<N> {
             .cast::<u8>()
             .wrapping_add(core::mem::offset_of!(Self, header))
             .cast::<CnMsg>();
+        let ctx = FilterContext {
+            owner: self.header.id,
+            data: filter_data,
+        };
         // SAFETY: `msg` points into `self` at the header, which is directly followed by its `len`
         // (`N`) bytes of data (checked above), valid for reads during the call; the core only
         // reads them. `filter::<F>` matches `netlink_filter_fn` and is called only during the
-        // call, with `filter_data`, a `&F::Data` that outlives it.
+        // call, with `ctx`, a `FilterContext<F::Data>` that outlives it.
         let ret = unsafe {
             cn_netlink_send_mult(
                 msg.cast_mut(),
@@ -680,7 +742,7 @@ impl<const N: usize> InlineMessage<N> {
                 group,
                 sleep.raw_gfp(),
                 Some(filter::<F>),
-                core::ptr::from_ref(filter_data).cast_mut().cast(),
+                core::ptr::from_ref(&ctx).cast_mut().cast(),
             )
         };
         to_result(ret.min(0))

@@ -8,13 +8,17 @@
 //! `cn_netlink_send_mult()`, `cn_netlink_send()`, plus `cn_netlink_send_multi()`) so that C and
 //! Rust modules can use it. Rust modules use the safe API in `connector.rs`.
 //!
-//! Beyond the C connector: unregistering waits for running invocations of the callback; every
-//! message of a multi-message datagram is handled; senders that ask for it (`NLM_F_ACK`) get a
-//! netlink ack; and the notification protocol of the original connector is back (see
-//! `cn_notify.rs`), through a control id set by module parameters. Consumers may keep per-socket
-//! state in the sockets that send to them (`cn_sock.c` exports `cn_sock_user_data()` and
-//! `cn_sock_attach_user_data()`; the release hook frees it, see `connector.rs`).
+//! Beyond the C connector: unregistering waits for running invocations of the callback (and
+//! lockdep sees that wait); up to [`cn_rx::MAX_MSGS_PER_DATAGRAM`] messages of a datagram are
+//! handled, not just the first; senders that ask for it (`NLM_F_ACK`) get a netlink ack; messages
+//! to a port never wait for room at a receiver that does not read; and the notification protocol
+//! of the original connector is back (see `cn_notify.rs`), through a control id set by module
+//! parameters. Rust users register with [`cn_add_rust_callback`], which tells a callback the last
+//! of its messages in a datagram, and keep per-socket state in the core's own table
+//! (`cn_sockstate.rs`), never in `sk_user_data`, which C users may use as they do with the C
+//! connector.
 
+use core::any::TypeId;
 use kernel::{
     bindings, new_mutex,
     prelude::*,
@@ -28,13 +32,20 @@ pub mod cn_netlink;
 pub mod cn_notify;
 pub mod cn_queue;
 pub mod cn_rx;
+pub mod cn_sockstate;
 pub mod connector;
 
-use cn_netlink::{InSkb, KernelSocket, OutSkb, ProcNetEntry};
+#[cfg(CONFIG_PROC_FS)]
+use cn_netlink::ProcNetEntry;
+use cn_netlink::{InSkb, KernelSocket, OutSkb};
 use cn_notify::{NotifyEvent, NotifyRequest, NotifyRequests};
 use cn_queue::CallbackQueue;
-use cn_rx::Frame;
-use connector::{CbId, CnMsg, Message, RawCallback, Sender, CN_GROUPS, CN_IDX_PROC, CN_MSG_HDRLEN};
+use cn_rx::{Frame, MAX_MSGS_PER_DATAGRAM};
+use cn_sockstate::{DropFn, SocketStates};
+use connector::{
+    CbId, CnMsg, Delivery, DeliveryCallback, Message, RawCallback, Sender, StateVisitFn, CN_GROUPS,
+    CN_IDX_PROC, CN_MSG_HDRLEN,
+};
 
 module! {
     type: ConnectorModule,
@@ -58,20 +69,30 @@ module! {
 /// What the core calls for a message.
 #[derive(Clone, Copy)]
 enum Handler {
-    /// A callback registered through the C ABI.
+    /// A callback registered through the C ABI of `connector.h`.
     Foreign(RawCallback),
+    /// A callback registered from Rust, which gets a [`Delivery`].
+    Rust(DeliveryCallback),
     /// The core's own handler of notification requests.
     Control,
 }
 
-/// The connector: its socket, callback queue and notification requests.
+/// The connector: its socket, `/proc` entry, callback queue, notification requests and
+/// per-socket states.
+///
+/// Built in the order that keeps a failed load harmless: the socket, through which userspace
+/// reaches the module's code, comes last. Dropped in the order of the fields: the socket first.
 #[pin_data]
 struct Connector {
     socket: KernelSocket,
-    #[pin]
-    queue: CallbackQueue<Handler>,
+    #[cfg(CONFIG_PROC_FS)]
+    proc: Option<ProcNetEntry>,
     #[pin]
     requests: Mutex<NotifyRequests>,
+    #[pin]
+    states: SocketStates,
+    #[pin]
+    queue: CallbackQueue<Handler>,
 }
 
 /// The running connector, for the netlink hooks and the exported functions, which get no context
@@ -94,8 +115,27 @@ fn connector() -> Option<&'static Connector> {
 }
 
 impl Connector {
-    fn new(module: &'static ThisModule) -> impl PinInit<Self, Error> {
+    fn new(module: &'static ThisModule, control_id: CbId) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
+            queue <- CallbackQueue::new(),
+            states <- SocketStates::new(),
+            requests <- new_mutex!(NotifyRequests::default(), "cn_notify_requests"),
+            _: {
+                queue
+                    .add(control_id, b"cn_control", Handler::Control)
+                    .inspect_err(|_| {
+                        pr_err!(
+                            "cannot register the control id {}:{}\n",
+                            control_id.idx,
+                            control_id.val
+                        )
+                    })?;
+            },
+            // As the C connector: without its `/proc` file, the connector still works.
+            #[cfg(CONFIG_PROC_FS)]
+            proc: ProcNetEntry::new(c"connector", cn_proc_show)
+                .inspect_err(|e| pr_warn!("cannot create /proc/net/connector: {:?}\n", e))
+                .ok(),
             socket: KernelSocket::new(
                 bindings::NETLINK_CONNECTOR,
                 CN_GROUPS,
@@ -107,8 +147,6 @@ impl Connector {
             .inspect_err(|_| {
                 pr_err!("cannot create the NETLINK_CONNECTOR socket: in use (by the in-tree `cn`?)\n")
             })?,
-            queue <- CallbackQueue::new(),
-            requests <- new_mutex!(NotifyRequests::default(), "cn_notify_requests"),
         })
     }
 
@@ -119,10 +157,11 @@ impl Connector {
         Ok(())
     }
 
-    /// Unregisters `id`, waiting for its running invocations, and notifies the requests watching
-    /// it.
+    /// Unregisters `id`, waiting for its running invocations, drops the per-socket states it
+    /// attached, and notifies the requests watching it.
     fn del_callback(&self, id: CbId) {
         if self.queue.remove(id) {
+            self.states.purge_owner(id);
             self.notify(id, NotifyEvent::Removed);
         }
     }
@@ -191,46 +230,70 @@ impl Connector {
                     .broadcast(skb, portid, group, gfp, filter, filter_data)
             }
         } else {
-            self.socket
-                .unicast(skb, portid, cn_netlink::gfp_allows_blocking(gfp))
+            self.socket.unicast(skb, portid)
         }
     }
 
-    /// Handles a datagram from userspace: every message in it, each acked if asked to.
+    /// Handles a datagram from userspace: its first [`MAX_MSGS_PER_DATAGRAM`] messages, each
+    /// acked if asked to; the others are only answered, with `EMSGSIZE`, if they ask.
     fn receive(&self, skb: &InSkb<'_>) {
         let mut offset = 0;
+        let mut handled = 0;
         while let Some(frame) = Frame::parse(skb.data(), offset) {
+            if offset != 0 {
+                cn_netlink::cond_resched();
+            }
             offset = frame.next;
-            let result = match frame.msg {
-                Some(msg) => self.dispatch(skb, frame.offset, msg.id),
-                None => Err(EINVAL),
+            let result = if handled < MAX_MSGS_PER_DATAGRAM {
+                handled += 1;
+                match frame.msg {
+                    Some(msg) => {
+                        self.dispatch(skb, &frame, msg.id, MAX_MSGS_PER_DATAGRAM - handled)
+                    }
+                    None => Err(EINVAL),
+                }
+            } else {
+                Err(EMSGSIZE)
             };
             if u32::from(frame.nlmsg_flags) & bindings::NLM_F_ACK != 0 {
-                skb.ack(frame.offset, result.err().map_or(0, Error::to_errno));
+                skb.ack(&frame, result.err().map_or(0, Error::to_errno));
             }
         }
     }
 
-    /// Calls the callback registered for `id` with the checked message at `offset`.
-    fn dispatch(&self, skb: &InSkb<'_>, offset: usize, id: CbId) -> Result {
+    /// Calls the callback registered for `id` with the checked message `frame`, of which
+    /// `budget` more messages of the datagram may still be handled.
+    fn dispatch(&self, skb: &InSkb<'_>, frame: &Frame, id: CbId, budget: usize) -> Result {
         let invocation = self.queue.invoke(id).ok_or(ENODEV)?;
-        let msg = skb.payload_ptr(offset).cast::<CnMsg>();
+        let msg = skb.payload_ptr(frame).ok_or(EINVAL)?.cast::<CnMsg>();
+        let parms = skb.parms();
         match *invocation.handler() {
             Handler::Foreign(callback) => {
                 // SAFETY: `Frame::parse` checked that a complete `cn_msg` with its data lies at
                 // `msg`, 4-byte aligned like every netlink message; it and the sender's
                 // parameters stay valid during the call, and no Rust reference to them is live.
-                unsafe { callback(msg, skb.parms()) };
-                Ok(())
+                unsafe { callback(msg.as_ptr(), parms.as_ptr()) };
+            }
+            Handler::Rust(callback) => {
+                let delivery = Delivery {
+                    msg: msg.as_ptr(),
+                    parms: parms.as_ptr(),
+                    last_of_datagram: !cn_rx::more_for(skb.data(), frame, id, budget),
+                };
+                // SAFETY: As above, and `delivery` is valid during the call, an invocation of the
+                // callback registered for the message's id.
+                unsafe { callback(&delivery) };
             }
             Handler::Control => {
                 // SAFETY: As above; nothing writes to the message while these views live, and the
-                // sending socket in the parameters is held by its `sendmsg()`, which runs us.
+                // sending socket in the parameters is held by its `sendmsg()`, which runs us,
+                // during an invocation of the control id.
                 let (msg, sender) =
-                    unsafe { (Message::from_raw(msg), Sender::from_raw(skb.parms())) };
-                self.control(&msg, &sender)
+                    unsafe { (Message::from_raw(msg, true), Sender::from_raw(parms, id)) };
+                self.control(&msg, &sender)?;
             }
         }
+        Ok(())
     }
 
     /// Applies a notification request sent to the control id.
@@ -275,18 +338,21 @@ unsafe extern "C" fn cn_bind(net: *mut bindings::net, group: c_int) -> c_int {
     }
 }
 
-/// Netlink release hook: frees the socket's per-socket state (e.g. of process events listeners).
+/// Netlink release hook: drops the socket's states in the core's table, whatever the socket's
+/// groups (the C connector frees state only for members of the process events group, and leaks
+/// it otherwise), and treats `sk_user_data`, which only C users fill, as the C connector does.
 ///
 /// # Safety
 ///
 /// Called by netlink only, with a socket being released and its group bitmap or null.
-unsafe extern "C" fn cn_release(sk: *mut bindings::sock, _groups: *mut c_ulong) {
-    // The C connector frees the state only if the socket is still in the process events group,
-    // which leaks it for a socket that sent LISTEN without joining the group (or left it). The
-    // state belongs to the socket whatever its groups: always free it.
-    // SAFETY: The socket is being released and is off netlink's lists; its `sk_user_data` is null
-    // or `kmalloc`ed connector socket state that nothing else uses any more.
-    unsafe { cn_netlink::free_sock_user_data(sk) };
+unsafe extern "C" fn cn_release(sk: *mut bindings::sock, groups: *mut c_ulong) {
+    // Off netlink's lists already, so no broadcast filter reads the socket's states any more, and
+    // no callback runs for it (it would run inside the socket's `sendmsg()`).
+    if let Some(connector) = connector() {
+        connector.states.release_socket(sk as usize);
+    }
+    // SAFETY: Netlink passes the socket being released and its groups.
+    unsafe { cn_netlink::release_foreign_user_data(sk, groups) };
 }
 
 /// `/proc/net/connector`: the registered callbacks, in the C connector's format.
@@ -294,6 +360,7 @@ unsafe extern "C" fn cn_release(sk: *mut bindings::sock, _groups: *mut c_ulong) 
 /// # Safety
 ///
 /// Called by procfs only, with the `seq_file` being shown.
+#[cfg(CONFIG_PROC_FS)]
 unsafe extern "C" fn cn_proc_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
     // SAFETY: procfs passes the seq_file being shown, valid during the call.
     let out = unsafe { cn_netlink::SeqOut::from_raw(m) };
@@ -307,33 +374,20 @@ unsafe extern "C" fn cn_proc_show(m: *mut bindings::seq_file, _v: *mut c_void) -
 }
 
 struct ConnectorModule {
-    _proc: ProcNetEntry,
     _connector: Pin<KBox<Connector>>,
 }
 
 impl kernel::Module for ConnectorModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
-        let connector = KBox::pin_init(Connector::new(module), GFP_KERNEL)?;
         let control_id = CbId::new(
             module_parameters::ctl_idx.value(),
             module_parameters::ctl_val.value(),
         );
-        connector
-            .queue
-            .add(control_id, b"cn_control", Handler::Control)
-            .inspect_err(|_| {
-                pr_err!(
-                    "cannot register the control id {}:{}\n",
-                    control_id.idx,
-                    control_id.val
-                )
-            })?;
-        let proc = ProcNetEntry::new(c"connector", cn_proc_show)
-            .inspect_err(|_| pr_err!("cannot create /proc/net/connector\n"))?;
+        let connector = KBox::pin_init(Connector::new(module, control_id), GFP_KERNEL)?;
+        // Complete: from here on, input is handled (before, it was ignored).
         CONNECTOR.store(&raw const *connector, ordering::Release);
         pr_info!("ready, control id {}:{}\n", control_id.idx, control_id.val);
         Ok(Self {
-            _proc: proc,
             _connector: connector,
         })
     }
@@ -341,8 +395,8 @@ impl kernel::Module for ConnectorModule {
 
 impl Drop for ConnectorModule {
     fn drop(&mut self) {
-        // Runs before the fields are dropped: first unpublish, then remove the `/proc` entry
-        // (waiting for readers), then release the socket and free the queue.
+        // Runs before the fields are dropped: first unpublish, then release the socket, remove
+        // the `/proc` entry (waiting for readers) and free the rest.
         CONNECTOR.store(core::ptr::null(), ordering::Release);
     }
 }
@@ -369,11 +423,55 @@ macro_rules! export_symbol_gpl {
     };
 }
 
+/// Registers `handler` for `*id` under the name `name`, for the exported functions: checks the
+/// pointers, logs failures and returns 0 or a negative errno.
+///
+/// # Safety
+///
+/// `id` and `name` are null or valid (`name` NUL-terminated) for the call.
+unsafe fn add_from_c(
+    caller: &str,
+    id: *const CbId,
+    name: *const c_char,
+    handler: Option<Handler>,
+) -> c_int {
+    let Some(connector) = connector() else {
+        return EAGAIN.to_errno();
+    };
+    let Some(handler) = handler else {
+        pr_err!("{}: no callback given\n", caller);
+        return EINVAL.to_errno();
+    };
+    if id.is_null() || name.is_null() {
+        pr_err!("{}: null id or name\n", caller);
+        return EINVAL.to_errno();
+    }
+    // SAFETY: Both are non-null, hence valid by the safety requirements.
+    let (id, name) = unsafe { (*id, CStr::from_char_ptr(name)) };
+    match connector.add_callback(id, name.to_bytes(), handler) {
+        Ok(()) => 0,
+        Err(e) => {
+            pr_err!(
+                "{}: cannot register {}:{}: {:?}\n",
+                caller,
+                id.idx,
+                id.val,
+                e
+            );
+            e.to_errno()
+        }
+    }
+}
+
 /// `int cn_add_callback(const struct cb_id *id, const char *name, void (*callback)(struct cn_msg *,
 /// struct netlink_skb_parms *))`: registers `callback` for `id`.
 ///
 /// Returns 0, `-EINVAL` if `id` is taken (or an argument is null), `-ENOMEM`, or `-EAGAIN`
 /// if the connector is not running. May sleep.
+///
+/// The callback runs in the sending task, without locks held. `cn_del_callback()` waits for its
+/// running invocations: a callback that blocks (e.g. sleeps for a full receiver, or on a lock
+/// held by whoever unregisters it) keeps `cn_del_callback()` waiting as long.
 ///
 /// # Safety
 ///
@@ -385,33 +483,164 @@ pub unsafe extern "C" fn cn_add_callback(
     name: *const c_char,
     callback: Option<RawCallback>,
 ) -> c_int {
+    // SAFETY: By the safety requirements.
+    unsafe { add_from_c("cn_add_callback", id, name, callback.map(Handler::Foreign)) }
+}
+export_symbol_gpl!(cn_add_callback);
+
+/// `int cn_add_rust_callback(const struct cb_id *id, const char *name, void (*callback)(const
+/// struct delivery *))`: registers a callback of the safe Rust API (`connector.rs`), which gets a
+/// [`Delivery`]; otherwise as [`cn_add_callback`].
+///
+/// # Safety
+///
+/// As [`cn_add_callback`].
+#[no_mangle]
+pub unsafe extern "C" fn cn_add_rust_callback(
+    id: *const CbId,
+    name: *const c_char,
+    callback: Option<DeliveryCallback>,
+) -> c_int {
+    // SAFETY: By the safety requirements.
+    unsafe {
+        add_from_c(
+            "cn_add_rust_callback",
+            id,
+            name,
+            callback.map(Handler::Rust),
+        )
+    }
+}
+export_symbol_gpl!(cn_add_rust_callback);
+
+/// The allocation flags of the mask a Rust user passed: `GFP_KERNEL` and `GFP_ATOMIC` as they
+/// are, anything else as `GFP_NOWAIT`, which never sleeps.
+fn alloc_flags(gfp: bindings::gfp_t) -> kernel::alloc::Flags {
+    match gfp {
+        bindings::GFP_KERNEL => GFP_KERNEL,
+        bindings::GFP_ATOMIC => GFP_ATOMIC,
+        _ => GFP_NOWAIT,
+    }
+}
+
+/// `void *cn_sock_state_get(struct sock *sk, const struct cb_id *owner, const void *type_id)`:
+/// the state of type `*type_id` that the callback of `owner` attached to `sk`, or null.
+///
+/// # Safety
+///
+/// Arguments null or valid for the call; `type_id` points to a `core::any::TypeId`. The result
+/// stays valid while the caller keeps `sk` from being released and `owner` registered.
+#[no_mangle]
+pub unsafe extern "C" fn cn_sock_state_get(
+    sk: *mut bindings::sock,
+    owner: *const CbId,
+    type_id: *const c_void,
+) -> *mut c_void {
+    let (Some(connector), false, false, false) = (
+        connector(),
+        sk.is_null(),
+        owner.is_null(),
+        type_id.is_null(),
+    ) else {
+        return core::ptr::null_mut();
+    };
+    // SAFETY: Non-null, hence valid by the safety requirements.
+    let (owner, type_id) = unsafe { (*owner, *type_id.cast::<TypeId>()) };
+    connector
+        .states
+        .get(sk as usize, owner, type_id)
+        .unwrap_or(core::ptr::null_mut())
+}
+export_symbol_gpl!(cn_sock_state_get);
+
+/// `int cn_sock_state_attach(struct sock *sk, const struct cb_id *owner, const void *type_id,
+/// void *data, void (*drop)(void *), gfp_t gfp, void **attached)`: attaches `data` to `sk` for
+/// `owner` unless it has a state of that owner; `*attached` is then the state attached (`data`,
+/// which the core owns from now on, or the earlier one). Returns 0, `-EBUSY` if the earlier
+/// state has another type, `-ENOMEM`, `-EINVAL` for null arguments.
+///
+/// # Safety
+///
+/// Arguments null or valid for the call; `type_id` points to a `core::any::TypeId`; `data` is a
+/// live state of that type, `Send` and `Sync`, that `drop` frees without sleeping; `drop` stays
+/// callable until `cn_del_callback(owner)` returns; called during an invocation of the callback
+/// of `owner`, by the task that sends on `sk`.
+#[no_mangle]
+pub unsafe extern "C" fn cn_sock_state_attach(
+    sk: *mut bindings::sock,
+    owner: *const CbId,
+    type_id: *const c_void,
+    data: *mut c_void,
+    drop: Option<DropFn>,
+    gfp: bindings::gfp_t,
+    attached: *mut *mut c_void,
+) -> c_int {
     let Some(connector) = connector() else {
         return EAGAIN.to_errno();
     };
-    let Some(callback) = callback else {
-        pr_err!("cn_add_callback: no callback given\n");
+    let Some(drop) = drop else {
         return EINVAL.to_errno();
     };
-    if id.is_null() || name.is_null() {
-        pr_err!("cn_add_callback: null id or name\n");
+    if sk.is_null() || owner.is_null() || type_id.is_null() || data.is_null() || attached.is_null()
+    {
         return EINVAL.to_errno();
     }
-    // SAFETY: Both are non-null, hence valid by the safety requirements.
-    let (id, name) = unsafe { (*id, CStr::from_char_ptr(name)) };
-    match connector.add_callback(id, name.to_bytes(), Handler::Foreign(callback)) {
-        Ok(()) => 0,
-        Err(e) => {
-            pr_err!(
-                "cn_add_callback: cannot register {}:{}: {:?}\n",
-                id.idx,
-                id.val,
-                e
-            );
-            e.to_errno()
+    // SAFETY: Non-null, hence valid by the safety requirements.
+    let (owner, type_id) = unsafe { (*owner, *type_id.cast::<TypeId>()) };
+    // SAFETY: By the safety requirements.
+    let result = unsafe {
+        connector
+            .states
+            .attach(sk as usize, owner, type_id, data, drop, alloc_flags(gfp))
+    };
+    match result {
+        Ok(state) => {
+            // SAFETY: Non-null, hence valid for writes by the safety requirements.
+            unsafe { *attached = state };
+            0
         }
+        Err(e) => e.to_errno(),
     }
 }
-export_symbol_gpl!(cn_add_callback);
+export_symbol_gpl!(cn_sock_state_attach);
+
+/// `int cn_sock_state_visit(struct sock *sk, const struct cb_id *owner, const void *type_id,
+/// int (*visit)(const void *state, void *ctx), void *ctx)`: returns `visit(state, ctx)`, called
+/// with the state of type `*type_id` that the callback of `owner` attached to `sk` (or null)
+/// under the lock that keeps it alive. For broadcast filters, in any context: `visit` must not
+/// sleep.
+///
+/// # Safety
+///
+/// Arguments null or valid for the call; `type_id` points to a `core::any::TypeId`; `visit` is
+/// safe to call with a state of that type (or null) and `ctx`.
+#[no_mangle]
+pub unsafe extern "C" fn cn_sock_state_visit(
+    sk: *mut bindings::sock,
+    owner: *const CbId,
+    type_id: *const c_void,
+    visit: Option<StateVisitFn>,
+    ctx: *mut c_void,
+) -> c_int {
+    let (Some(connector), Some(visit)) = (connector(), visit) else {
+        return 0;
+    };
+    if sk.is_null() || owner.is_null() || type_id.is_null() {
+        // SAFETY: `visit` takes a null state, by the safety requirements.
+        return unsafe { visit(core::ptr::null(), ctx) };
+    }
+    // SAFETY: Non-null, hence valid by the safety requirements.
+    let (owner, type_id) = unsafe { (*owner, *type_id.cast::<TypeId>()) };
+    connector
+        .states
+        .visit(sk as usize, owner, type_id, |state| {
+            let state = state.map_or(core::ptr::null(), |state| state.cast_const());
+            // SAFETY: `state` is null or a live state of the type `visit` takes, kept alive by the
+            // table's lock during the call.
+            unsafe { visit(state, ctx) }
+        })
+}
+export_symbol_gpl!(cn_sock_state_visit);
 
 /// `void cn_del_callback(const struct cb_id *id)`: unregisters the callback for `id`.
 ///

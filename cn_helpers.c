@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The C helpers of the connector core: the few things the kernel crate does not bind, each a
+ * static inline, a macro or a field of a structure that the Rust bindings see as opaque.
+ * Rust reaches them through cn_netlink.rs (sockets) and cn_queue.rs (the wait map).
+ */
+
+#include <linux/connector.h>
+#include <linux/lockdep.h>
+#include <linux/netlink.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <net/sock.h>
+
+void cn_release_foreign_user_data(struct sock *sk, unsigned long *groups);
+void cn_cond_resched(void);
+struct cn_wait_map *cn_wait_map_new(const char *name);
+void cn_wait_map_free(struct cn_wait_map *map);
+void cn_wait_map_acquire(struct cn_wait_map *map);
+void cn_wait_map_release(struct cn_wait_map *map);
+
+/*
+ * The release hook's treatment of sk_user_data. The core itself keeps nothing there (its
+ * per-socket state lives in its own table); a C user of the connector may, as the kernel's
+ * process events connector does, and the C connector's release hook frees it for members of
+ * the process events group. So do we, and nothing more.
+ */
+void cn_release_foreign_user_data(struct sock *sk, unsigned long *groups)
+{
+	if (groups && test_bit(CN_IDX_PROC - 1, groups)) {
+		kfree(sk->sk_user_data);
+		sk->sk_user_data = NULL;
+	}
+}
+
+/* cond_resched() is a macro over a static call. */
+void cn_cond_resched(void)
+{
+	cond_resched();
+}
+
+/*
+ * What lockdep knows of the wait for a callback's invocations: each callback has a map of its
+ * own class, held while an invocation runs and taken, empty-handed, before cn_del_callback()
+ * waits (as flush_work() does for a work item). So a callback that deletes its own id, or a
+ * caller that deletes it under a lock that the callback takes, is reported by lockdep instead
+ * of hanging silently. Without CONFIG_LOCKDEP the structure is empty and the calls do nothing.
+ */
+struct cn_wait_map {
+	struct lock_class_key key;
+	struct lockdep_map map;
+	char name[CN_CBQ_NAMELEN];
+};
+
+struct cn_wait_map *cn_wait_map_new(const char *name)
+{
+	struct cn_wait_map *map = kzalloc(sizeof(*map), GFP_KERNEL);
+
+	if (!map)
+		return NULL;
+	strscpy(map->name, name, sizeof(map->name));
+	lockdep_register_key(&map->key);
+	lockdep_init_map(&map->map, map->name, &map->key, 0);
+	return map;
+}
+
+void cn_wait_map_free(struct cn_wait_map *map)
+{
+	lockdep_unregister_key(&map->key);
+	kfree(map);
+}
+
+void cn_wait_map_acquire(struct cn_wait_map *map)
+{
+	lock_map_acquire(&map->map);
+}
+
+void cn_wait_map_release(struct cn_wait_map *map)
+{
+	lock_map_release(&map->map);
+}

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Per-socket state of the connector's Rust users, owned by the core.
+//!
+//! A callback may keep state per userspace socket that sends to it (the process events
+//! connector keeps each listener's subscription). The C connector's users put such state in the
+//! socket's `sk_user_data`, where any other module can overwrite it or mistake it for its own;
+//! the core keeps Rust users' state in a table of its own instead, keyed by socket and by the
+//! callback id that owns the state, and tagged with the state's type. Nothing else writes to the
+//! table, and a lookup only returns state of the type asked for.
+//!
+//! A state lives until its socket is released ([`SocketStates::release_socket`], from the netlink
+//! release hook) or its owner unregisters ([`SocketStates::purge_owner`], after the owner's last
+//! invocation), whichever comes first; it is dropped by its owner's drop function under the
+//! table's lock, with interrupts off.
+
+use crate::connector::CbId;
+use core::any::TypeId;
+use kernel::{
+    new_spinlock_irq,
+    prelude::*,
+    rbtree::{RBTree, RBTreeNodeReservation},
+    sync::SpinLockIrq,
+};
+
+/// Frees a state: the owner's `drop_state::<T>`, called with the state's pointer.
+pub type DropFn = unsafe extern "C" fn(*mut c_void);
+
+/// The table's key: the socket's address, then the owner's id.
+type Key = (usize, u32, u32);
+
+fn key(sk: usize, owner: CbId) -> Key {
+    (sk, owner.idx, owner.val)
+}
+
+/// One state.
+///
+/// # Invariants
+///
+/// `data` is a live state of the type `type_id`, owned by this slot, that `drop` frees; `drop`
+/// stays callable while the slot exists (its module's owner id is registered, see the module
+/// documentation) and does not sleep.
+struct Slot {
+    type_id: TypeId,
+    data: *mut c_void,
+    drop: DropFn,
+}
+
+// SAFETY: States are `Send + Sync` (`connector.rs` attaches only such types), and the slot only
+// hands out their address.
+unsafe impl Send for Slot {}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // SAFETY: We own `data`, which `drop` frees, and may call it (type invariant).
+        unsafe { (self.drop)(self.data) }
+    }
+}
+
+/// The core's table of per-socket states.
+///
+/// The lock disables interrupts: broadcast filters look states up in any context.
+#[pin_data]
+pub struct SocketStates {
+    #[pin]
+    slots: SpinLockIrq<RBTree<Key, Slot>>,
+}
+
+impl SocketStates {
+    /// An empty table.
+    pub fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            slots <- new_spinlock_irq!(RBTree::new(), "cn_socket_states"),
+        })
+    }
+
+    /// The state of `sk` owned by `owner`, if it has the type `type_id`.
+    ///
+    /// The pointer stays valid as long as the caller keeps both the socket from being released
+    /// and the owner from being unregistered.
+    pub fn get(&self, sk: usize, owner: CbId, type_id: TypeId) -> Option<*mut c_void> {
+        self.visit(sk, owner, type_id, |data| data)
+    }
+
+    /// Calls `f` with the state of `sk` owned by `owner` (if it has the type `type_id`) under the
+    /// table's lock, so that the state cannot go away during the call.
+    pub fn visit<R>(
+        &self,
+        sk: usize,
+        owner: CbId,
+        type_id: TypeId,
+        f: impl FnOnce(Option<*mut c_void>) -> R,
+    ) -> R {
+        let slots = self.slots.lock();
+        let data = slots
+            .get(&key(sk, owner))
+            .filter(|slot| slot.type_id == type_id)
+            .map(|slot| slot.data);
+        f(data)
+    }
+
+    /// Attaches `data`, a state of type `type_id` freed by `drop`, to `sk` for `owner`, unless
+    /// the socket already has a state of that owner. Returns the state now attached: `data` (the
+    /// table owns it from now on) or the earlier one (`data` stays the caller's).
+    ///
+    /// Errors: `EBUSY` if the earlier state has another type, `ENOMEM`; `data` stays the caller's.
+    ///
+    /// # Safety
+    ///
+    /// `data` is a live state of the type `type_id`, `Send` and `Sync`, that `drop` frees without
+    /// sleeping; `drop` stays callable until `owner` is purged.
+    pub unsafe fn attach(
+        &self,
+        sk: usize,
+        owner: CbId,
+        type_id: TypeId,
+        data: *mut c_void,
+        drop: DropFn,
+        flags: kernel::alloc::Flags,
+    ) -> Result<*mut c_void> {
+        let reservation = RBTreeNodeReservation::new(flags)?;
+        let mut slots = self.slots.lock();
+        if let Some(slot) = slots.get(&key(sk, owner)) {
+            return if slot.type_id == type_id {
+                Ok(slot.data)
+            } else {
+                Err(EBUSY)
+            };
+        }
+        // INVARIANT: By the safety requirements.
+        let slot = Slot {
+            type_id,
+            data,
+            drop,
+        };
+        slots.insert(reservation.into_node(key(sk, owner), slot));
+        Ok(data)
+    }
+
+    /// Drops every state of `sk`: the socket is being released.
+    pub fn release_socket(&self, sk: usize) {
+        let mut slots = self.slots.lock();
+        while let Some(cursor) = slots.cursor_lower_bound_mut(&key(sk, CbId::new(0, 0))) {
+            if cursor.current().0 .0 != sk {
+                break;
+            }
+            // The slot is dropped here, under the lock.
+            drop(cursor.remove_current().1);
+        }
+    }
+
+    /// Drops every state owned by `owner`: it has been unregistered and no invocation of it runs
+    /// any more, so none can attach a new one.
+    pub fn purge_owner(&self, owner: CbId) {
+        let mut slots = self.slots.lock();
+        let mut cursor = slots.cursor_front_mut();
+        while let Some(current) = cursor {
+            let (&(_, idx, val), _) = current.current();
+            cursor = if CbId::new(idx, val) == owner {
+                let (next, node) = current.remove_current();
+                // The slot is dropped here, under the lock.
+                drop(node);
+                next
+            } else {
+                current.move_next()
+            };
+        }
+    }
+}
+
+#[kunit_tests(cn_sockstate)]
+mod tests {
+    use super::*;
+    use kernel::sync::atomic::{ordering, Atomic};
+
+    static DROPPED: Atomic<u32> = Atomic::new(0);
+
+    /// Drops a `KBox<u32>`, counting it.
+    ///
+    /// # Safety
+    ///
+    /// `data` came from `KBox::<u32>::into_raw` and is not used any more.
+    unsafe extern "C" fn drop_u32(data: *mut c_void) {
+        // SAFETY: The tests attach only `KBox<u32>` pointers.
+        drop(unsafe { KBox::from_raw(data.cast::<u32>()) });
+        DROPPED.fetch_add(1, ordering::Relaxed);
+    }
+
+    fn boxed(value: u32) -> *mut c_void {
+        KBox::into_raw(KBox::new(value, GFP_KERNEL).unwrap()).cast()
+    }
+
+    fn value(states: &SocketStates, sk: usize, owner: CbId) -> Option<u32> {
+        let data = states.get(sk, owner, TypeId::of::<u32>())?;
+        // SAFETY: The tests' states are `u32`s, alive while in the table.
+        Some(unsafe { *data.cast::<u32>() })
+    }
+
+    #[test]
+    fn attach_get_release_purge() {
+        let states = KBox::pin_init(SocketStates::new(), GFP_KERNEL).unwrap();
+        let (a, b) = (CbId::new(1, 1), CbId::new(14, 0x456));
+        let before = DROPPED.load(ordering::Relaxed);
+        let attach = |sk, owner, v| {
+            let data = boxed(v);
+            // SAFETY: `data` is a `KBox<u32>`, freed by `drop_u32`, a function of this module.
+            let got = unsafe {
+                states.attach(sk, owner, TypeId::of::<u32>(), data, drop_u32, GFP_KERNEL)
+            };
+            if got != Ok(data) {
+                // Not taken: still ours.
+                // SAFETY: As above.
+                unsafe { drop_u32(data) };
+            }
+            got.is_ok()
+        };
+        assert!(attach(100, a, 1));
+        assert!(attach(100, b, 2));
+        assert!(attach(200, a, 3));
+        // A second attach keeps the first state.
+        assert!(attach(100, a, 4));
+        assert_eq!(value(&states, 100, a), Some(1));
+        assert_eq!(value(&states, 100, b), Some(2));
+        assert_eq!(value(&states, 200, a), Some(3));
+        assert_eq!(value(&states, 200, b), None);
+        // Another type is neither found nor attachable over it.
+        assert!(states.get(100, a, TypeId::of::<u64>()).is_none());
+        let other = boxed(5);
+        // SAFETY: `drop_u32` frees a `KBox<u32>`; the attach must fail and leave it to us.
+        let refused =
+            unsafe { states.attach(100, a, TypeId::of::<u64>(), other, drop_u32, GFP_KERNEL) };
+        assert_eq!(refused, Err(EBUSY));
+        // SAFETY: Not taken, still ours.
+        unsafe { drop_u32(other) };
+        assert_eq!(DROPPED.load(ordering::Relaxed) - before, 2);
+
+        states.release_socket(100);
+        assert_eq!(value(&states, 100, a), None);
+        assert_eq!(value(&states, 100, b), None);
+        assert_eq!(value(&states, 200, a), Some(3));
+        assert_eq!(DROPPED.load(ordering::Relaxed) - before, 4);
+
+        assert!(attach(300, b, 6));
+        states.purge_owner(a);
+        assert_eq!(value(&states, 200, a), None);
+        assert_eq!(value(&states, 300, b), Some(6));
+        assert_eq!(DROPPED.load(ordering::Relaxed) - before, 5);
+        states.purge_owner(b);
+        assert_eq!(DROPPED.load(ordering::Relaxed) - before, 6);
+    }
+}
