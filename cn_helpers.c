@@ -14,6 +14,7 @@
 #include <net/sock.h>
 
 void cn_release_foreign_user_data(struct sock *sk, unsigned long *groups);
+void cn_sock_set_sndtimeo_ms(struct sock *sk, unsigned int ms);
 void cn_cond_resched(void);
 struct cn_wait_map *cn_wait_map_new(const char *name);
 void cn_wait_map_free(struct cn_wait_map *map);
@@ -32,6 +33,15 @@ void cn_release_foreign_user_data(struct sock *sk, unsigned long *groups)
 		kfree(sk->sk_user_data);
 		sk->sk_user_data = NULL;
 	}
+}
+
+/*
+ * How long a message from the kernel socket @sk to a full receiver may wait for room, when its
+ * sender allows waiting: netlink_unicast() waits the sending socket's send timeout.
+ */
+void cn_sock_set_sndtimeo_ms(struct sock *sk, unsigned int ms)
+{
+	WRITE_ONCE(sk->sk_sndtimeo, msecs_to_jiffies(ms));
 }
 
 /* cond_resched() is a macro over a static call. */

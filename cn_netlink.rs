@@ -29,7 +29,17 @@ extern "C" {
 extern "C" {
     // `cn_helpers.c`: `struct sock` is opaque to the kernel crate, `cond_resched()` a macro.
     fn cn_release_foreign_user_data(sk: *mut bindings::sock, groups: *mut c_ulong);
+    fn cn_sock_set_sndtimeo_ms(sk: *mut bindings::sock, ms: c_uint);
     fn cn_cond_resched();
+}
+
+/// The longest a message to a port waits for room at its receiver, when its sender allows
+/// waiting (C connector users passing a sleeping allocation mask): 1 s.
+pub const UNICAST_WAIT_MS: u32 = 1000;
+
+/// Whether an allocation mask allows sleeping (`gfpflags_allow_blocking()`).
+pub fn gfp_allows_blocking(gfp: bindings::gfp_t) -> bool {
+    gfp & (1 << bindings::___GFP_DIRECT_RECLAIM_BIT) != 0
 }
 
 /// The C type of a `/proc` show function.
@@ -90,7 +100,8 @@ impl KernelSocket {
     /// Creates the kernel socket for netlink `unit` with `groups` multicast groups.
     ///
     /// Returns `EBUSY` if the unit already has a kernel socket in `init_net` (e.g. the in-tree
-    /// connector is loaded).
+    /// connector is loaded) or netlink could not allocate it (it does not say which). Messages to
+    /// a port wait for room at most [`UNICAST_WAIT_MS`] (the socket's send timeout).
     pub fn new(
         unit: u32,
         groups: u32,
@@ -118,7 +129,10 @@ impl KernelSocket {
             )
         };
         // INVARIANT: A non-null result is a new kernel socket that we own.
-        NonNull::new(sock).map(|sock| Self { sock }).ok_or(EBUSY)
+        let sock = NonNull::new(sock).map(|sock| Self { sock }).ok_or(EBUSY)?;
+        // SAFETY: `sock` is a valid socket, not yet used by anybody but us.
+        unsafe { cn_sock_set_sndtimeo_ms(sock.sock.as_ptr(), UNICAST_WAIT_MS) };
+        Ok(sock)
     }
 
     /// Whether anybody listens on `group`.
@@ -158,14 +172,27 @@ impl KernelSocket {
         }
     }
 
-    /// Sends `skb` to the socket bound to `portid`, never waiting for room: a receiver whose
-    /// buffer is full loses the message and sees `ENOBUFS` on its next read, as with a broadcast.
+    /// Sends `skb` to the socket bound to `portid`. If its buffer is full, waits for room for at
+    /// most [`UNICAST_WAIT_MS`] if `may_wait`; then, or at once, the message is lost and the
+    /// receiver sees `ENOBUFS` on its next read, as with a broadcast.
     ///
     /// Returns what `netlink_unicast()` returns: the length sent or a negative errno (`EAGAIN`
     /// for a full receiver, `ECONNREFUSED` for no such port).
-    pub fn unicast(&self, skb: OutSkb, portid: u32) -> c_int {
-        // SAFETY: `sock` is valid (type invariant); the skb's ownership passes to netlink.
-        unsafe { bindings::netlink_unicast(self.sock.as_ptr(), skb.into_raw(), portid, 1) }
+    ///
+    /// # Safety
+    ///
+    /// `may_wait` only where sleeping is allowed.
+    pub unsafe fn unicast(&self, skb: OutSkb, portid: u32, may_wait: bool) -> c_int {
+        // SAFETY: `sock` is valid (type invariant); the skb's ownership passes to netlink, which
+        // sleeps only if `may_wait`, where that is allowed.
+        unsafe {
+            bindings::netlink_unicast(
+                self.sock.as_ptr(),
+                skb.into_raw(),
+                portid,
+                c_int::from(!may_wait),
+            )
+        }
     }
 }
 

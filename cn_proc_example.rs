@@ -340,10 +340,20 @@ impl Default for ProcInput {
 
 impl ProcInput {
     /// Makes the socket count as a listener, or not; the count changes only if this does.
+    ///
+    /// Two senders on one socket may race. The count goes up before the socket is marked
+    /// counted, and down only after a sender took the mark off, so that the count may run ahead
+    /// of the listening sockets for a moment but never lags behind them: a racing `IGNORE` cannot
+    /// hide another socket's `LISTEN`.
     fn set_counted(&self, counted: bool) {
-        let now = i32::from(counted);
-        let before = self.counted.xchg(now, ordering::Relaxed);
-        LISTENERS.fetch_add(now - before, ordering::Relaxed);
+        if counted {
+            LISTENERS.fetch_add(1, ordering::Full);
+            if self.counted.xchg(1, ordering::Full) == 1 {
+                LISTENERS.fetch_sub(1, ordering::Full);
+            }
+        } else if self.counted.xchg(0, ordering::Full) == 1 {
+            LISTENERS.fetch_sub(1, ordering::Full);
+        }
     }
 }
 

@@ -20,7 +20,8 @@ use kernel::{
     },
 };
 
-/// Set in [`CallbackEntry::state`] once the entry has left the queue.
+/// Set in [`CallbackEntry::state`] once the entry is being removed: no invocation starts any more,
+/// but its id stays taken until the removal is complete.
 const REMOVED: u32 = 1 << 31;
 
 /// One registered callback.
@@ -29,7 +30,8 @@ pub struct CallbackEntry<H> {
     name: [u8; CN_CBQ_NAMELEN],
     handler: H,
     group: u32,
-    /// Number of running invocations, plus [`REMOVED`] once the entry has left the queue.
+    /// Number of running invocations, plus [`REMOVED`] once the entry is being removed. Only
+    /// removers set [`REMOVED`], under the queue lock.
     state: Atomic<u32>,
     /// The invocations, as lockdep sees them.
     wait_map: WaitMap,
@@ -49,6 +51,11 @@ impl<H> CallbackEntry<H> {
     /// The netlink group that messages for this callback are broadcast to.
     pub fn group(&self) -> u32 {
         self.group
+    }
+
+    /// Whether the entry is not being removed.
+    fn is_live(&self) -> bool {
+        self.state.load(ordering::Relaxed) & REMOVED == 0
     }
 }
 
@@ -100,7 +107,8 @@ impl<H: Send + Sync> CallbackQueue<H> {
 
     /// Adds a callback for `id`, named `name` (truncated to `CN_CBQ_NAMELEN - 1` bytes).
     ///
-    /// Its group is `id.idx`. Fails with `EINVAL` if `id` is already registered.
+    /// Its group is `id.idx`. Fails with `EINVAL` if `id` is already registered, or still being
+    /// removed.
     pub fn add(&self, id: CbId, name: &[u8], handler: H) -> Result {
         let mut stored = [0u8; CN_CBQ_NAMELEN];
         let kept = name.len().min(CN_CBQ_NAMELEN - 1);
@@ -128,38 +136,55 @@ impl<H: Send + Sync> CallbackQueue<H> {
         entries.push_within_capacity(entry).map_err(|_| ENOMEM)
     }
 
-    /// Removes the callback for `id` and waits until no invocation of it is running.
+    /// Removes the callback for `id`: no invocation of it starts any more; once none is running,
+    /// `retire` is called, and then the id is free again. Until then the id stays taken, so that
+    /// `retire` (which drops what the callback left behind) cannot meet a new registration of it.
     ///
-    /// Returns whether `id` was registered. Sleeps: must not be called from atomic context nor
-    /// from the callback being removed.
-    pub fn remove(&self, id: CbId) -> bool {
-        let entry = {
-            let mut entries = self.entries.lock();
-            let position = entries.iter().position(|e| e.id == id);
-            match position.and_then(|pos| entries.remove(pos).ok()) {
-                Some(entry) => entry,
-                None => return false,
+    /// Returns whether this call removed the callback. A concurrent removal of the same id also
+    /// waits until no invocation is running, but returns `false` (and may return before `retire`
+    /// is done). Sleeps: must not be called from atomic context nor from the callback being
+    /// removed (lockdep reports that).
+    pub fn remove(&self, id: CbId, retire: impl FnOnce()) -> bool {
+        let (entry, first) = {
+            let entries = self.entries.lock();
+            let Some(entry) = entries.iter().find(|e| e.id == id) else {
+                return false;
+            };
+            // Only removers set `REMOVED`, and only under the lock: check and set are one step.
+            let first = entry.state.load(ordering::Relaxed) & REMOVED == 0;
+            if first {
+                entry.state.fetch_add(REMOVED, ordering::Full);
             }
+            (entry.clone(), first)
         };
-        // Off the queue: no new invocation starts. Outside the queue lock, which invocations may
-        // take, tell lockdep that we wait for the running ones.
+        // No new invocation starts. Outside the queue lock, which invocations may take, tell
+        // lockdep that we wait for the running ones.
         entry.wait_map.will_wait();
-        let mut entries = self.entries.lock();
-        entry.state.fetch_add(REMOVED, ordering::Full);
-        while entry.state.load(ordering::Acquire) != REMOVED {
-            self.idle.wait(&mut entries);
+        {
+            let mut entries = self.entries.lock();
+            while entry.state.load(ordering::Acquire) != REMOVED {
+                self.idle.wait(&mut entries);
+            }
         }
-        drop(entries);
-        // The last reference, normally: the entry (and its lockdep class) goes outside the lock.
-        drop(entry);
-        true
+        if first {
+            retire();
+            let unlinked = {
+                let mut entries = self.entries.lock();
+                let position = entries.iter().position(|e| Arc::ptr_eq(e, &entry));
+                position.and_then(|pos| entries.remove(pos).ok())
+            };
+            // Outside the lock: freeing the entry's lockdep class sleeps.
+            drop(unlinked);
+        }
+        first
     }
 
     /// Looks up `id` and starts an invocation of its callback.
     pub fn invoke(&self, id: CbId) -> Option<Invocation<'_, H>> {
         let entries = self.entries.lock();
-        let entry = entries.iter().find(|e| e.id == id)?.clone();
-        // Still queued (we hold the lock), so not `REMOVED`: the remover will wait for us.
+        let entry = entries.iter().find(|e| e.id == id && e.is_live())?.clone();
+        // Not `REMOVED` (checked under the lock, under which removers set it): a remover will
+        // wait for us.
         entry.state.fetch_add(1, ordering::Relaxed);
         drop(entries);
         entry.wait_map.start();
@@ -171,13 +196,14 @@ impl<H: Send + Sync> CallbackQueue<H> {
         self.entries
             .lock()
             .iter()
-            .find(|e| e.id == id)
+            .find(|e| e.id == id && e.is_live())
             .map(|e| e.group)
     }
 
-    /// Calls `f` for every entry, in registration order, under the queue lock.
+    /// Calls `f` for every registered entry (not those being removed), in registration order,
+    /// under the queue lock.
     pub fn for_each(&self, mut f: impl FnMut(&CallbackEntry<H>)) {
-        for entry in self.entries.lock().iter() {
+        for entry in self.entries.lock().iter().filter(|e| e.is_live()) {
             f(entry);
         }
     }
@@ -226,13 +252,33 @@ mod tests {
         q.add(CbId::new(1, 1), b"a", 1).unwrap();
         q.add(CbId::new(1, 2), b"b", 2).unwrap();
         q.add(CbId::new(2, 1), b"c", 3).unwrap();
-        assert!(q.remove(CbId::new(1, 2)));
-        assert!(!q.remove(CbId::new(1, 2)));
+        assert!(q.remove(CbId::new(1, 2), || ()));
+        assert!(!q.remove(CbId::new(1, 2), || ()));
         assert!(q.invoke(CbId::new(1, 2)).is_none());
         assert_eq!(&ids(&q)[..], &[(1, 1), (2, 1)]);
         // The id is free again.
         q.add(CbId::new(1, 2), b"b", 4).unwrap();
         assert_eq!(*q.invoke(CbId::new(1, 2)).unwrap().handler(), 4);
+    }
+
+    #[test]
+    fn id_stays_taken_until_retired() {
+        let q = queue();
+        let id = CbId::new(4, 4);
+        q.add(id, b"x", 1).unwrap();
+        let mut retired = false;
+        assert!(q.remove(id, || {
+            // While it is retired: not invocable, not listed, and not registrable again.
+            assert!(q.invoke(id).is_none());
+            assert_eq!(q.group_of(id), None);
+            assert_eq!(ids(&q).len(), 0);
+            assert_eq!(q.add(id, b"y", 2), Err(EINVAL));
+            retired = true;
+        }));
+        assert!(retired);
+        // Complete: the id is free.
+        q.add(id, b"y", 2).unwrap();
+        assert_eq!(*q.invoke(id).unwrap().handler(), 2);
     }
 
     #[test]
@@ -267,7 +313,7 @@ mod tests {
         drop(running);
         assert_eq!(entry.state.load(ordering::Relaxed), 0);
         // With nothing running, removal does not wait.
-        assert!(q.remove(CbId::new(7, 7)));
+        assert!(q.remove(CbId::new(7, 7), || ()));
         assert_eq!(entry.state.load(ordering::Relaxed), REMOVED);
     }
 }

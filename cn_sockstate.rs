@@ -11,16 +11,18 @@
 //!
 //! A state lives until its socket is released ([`SocketStates::release_socket`], from the netlink
 //! release hook) or its owner unregisters ([`SocketStates::purge_owner`], after the owner's last
-//! invocation), whichever comes first; it is dropped by its owner's drop function under the
-//! table's lock, with interrupts off.
+//! invocation, while its id is still taken), whichever comes first. It is unlinked under the
+//! table's lock and dropped by its owner's drop function after the lock is released, in process
+//! context; an owner's purge waits for the drops that socket releases have in flight, so that no
+//! drop function of a module runs once its unregistration has returned.
 
 use crate::connector::CbId;
 use core::any::TypeId;
 use kernel::{
-    new_spinlock_irq,
+    new_condvar, new_spinlock_irq,
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
-    sync::SpinLockIrq,
+    sync::{CondVar, SpinLockIrq},
 };
 
 /// Frees a state: the owner's `drop_state::<T>`, called with the state's pointer.
@@ -38,8 +40,8 @@ fn key(sk: usize, owner: CbId) -> Key {
 /// # Invariants
 ///
 /// `data` is a live state of the type `type_id`, owned by this slot, that `drop` frees; `drop`
-/// stays callable while the slot exists (its module's owner id is registered, see the module
-/// documentation) and does not sleep.
+/// stays callable while the slot exists (its owner id is registered, and its purge waits for
+/// slots being dropped, see the module documentation).
 struct Slot {
     type_id: TypeId,
     data: *mut c_void,
@@ -57,20 +59,36 @@ impl Drop for Slot {
     }
 }
 
+/// The slots, and how many socket releases are dropping slots they unlinked.
+struct Table {
+    slots: RBTree<Key, Slot>,
+    dropping: u32,
+}
+
 /// The core's table of per-socket states.
 ///
 /// The lock disables interrupts: broadcast filters look states up in any context.
 #[pin_data]
 pub struct SocketStates {
     #[pin]
-    slots: SpinLockIrq<RBTree<Key, Slot>>,
+    table: SpinLockIrq<Table>,
+    /// Signalled when the last release that was dropping slots is done.
+    #[pin]
+    dropped: CondVar,
 }
 
 impl SocketStates {
     /// An empty table.
     pub fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            slots <- new_spinlock_irq!(RBTree::new(), "cn_socket_states"),
+            table <- new_spinlock_irq!(
+                Table {
+                    slots: RBTree::new(),
+                    dropping: 0
+                },
+                "cn_socket_states"
+            ),
+            dropped <- new_condvar!("cn_socket_states_dropped"),
         })
     }
 
@@ -83,7 +101,8 @@ impl SocketStates {
     }
 
     /// Calls `f` with the state of `sk` owned by `owner` (if it has the type `type_id`) under the
-    /// table's lock, so that the state cannot go away during the call.
+    /// table's lock, so that the state cannot go away during the call. `f` must not sleep nor call
+    /// into the table.
     pub fn visit<R>(
         &self,
         sk: usize,
@@ -91,8 +110,9 @@ impl SocketStates {
         type_id: TypeId,
         f: impl FnOnce(Option<*mut c_void>) -> R,
     ) -> R {
-        let slots = self.slots.lock();
-        let data = slots
+        let table = self.table.lock();
+        let data = table
+            .slots
             .get(&key(sk, owner))
             .filter(|slot| slot.type_id == type_id)
             .map(|slot| slot.data);
@@ -100,15 +120,16 @@ impl SocketStates {
     }
 
     /// Attaches `data`, a state of type `type_id` freed by `drop`, to `sk` for `owner`, unless
-    /// the socket already has a state of that owner. Returns the state now attached: `data` (the
-    /// table owns it from now on) or the earlier one (`data` stays the caller's).
+    /// the socket already has a state of that owner. Returns the state now attached and whether
+    /// it is `data` (the table owns it from now on) or the earlier one (`data` stays the
+    /// caller's).
     ///
     /// Errors: `EBUSY` if the earlier state has another type, `ENOMEM`; `data` stays the caller's.
     ///
     /// # Safety
     ///
-    /// `data` is a live state of the type `type_id`, `Send` and `Sync`, that `drop` frees without
-    /// sleeping; `drop` stays callable until `owner` is purged.
+    /// `data` is a live state of the type `type_id`, `Send` and `Sync`, that `drop` frees; `drop`
+    /// stays callable until `owner` is purged.
     pub unsafe fn attach(
         &self,
         sk: usize,
@@ -117,12 +138,12 @@ impl SocketStates {
         data: *mut c_void,
         drop: DropFn,
         flags: kernel::alloc::Flags,
-    ) -> Result<*mut c_void> {
+    ) -> Result<(*mut c_void, bool)> {
         let reservation = RBTreeNodeReservation::new(flags)?;
-        let mut slots = self.slots.lock();
-        if let Some(slot) = slots.get(&key(sk, owner)) {
+        let mut table = self.table.lock();
+        if let Some(slot) = table.slots.get(&key(sk, owner)) {
             return if slot.type_id == type_id {
-                Ok(slot.data)
+                Ok((slot.data, false))
             } else {
                 Err(EBUSY)
             };
@@ -133,38 +154,63 @@ impl SocketStates {
             data,
             drop,
         };
-        slots.insert(reservation.into_node(key(sk, owner), slot));
-        Ok(data)
+        table
+            .slots
+            .insert(reservation.into_node(key(sk, owner), slot));
+        Ok((data, true))
     }
 
-    /// Drops every state of `sk`: the socket is being released.
+    /// Drops every state of `sk`: the socket is being released. Process context.
     pub fn release_socket(&self, sk: usize) {
-        let mut slots = self.slots.lock();
-        while let Some(cursor) = slots.cursor_lower_bound_mut(&key(sk, CbId::new(0, 0))) {
-            if cursor.current().0 .0 != sk {
-                break;
+        let mut unlinked = RBTree::new();
+        {
+            let mut table = self.table.lock();
+            while let Some(cursor) = table
+                .slots
+                .cursor_lower_bound_mut(&key(sk, CbId::new(0, 0)))
+            {
+                if cursor.current().0 .0 != sk {
+                    break;
+                }
+                unlinked.insert(cursor.remove_current().1);
             }
-            // The slot is dropped here, under the lock.
-            drop(cursor.remove_current().1);
+            if unlinked.is_empty() {
+                return;
+            }
+            table.dropping += 1;
+        }
+        // The owners' drop functions, outside the lock; a purge of an owner waits for us.
+        drop(unlinked);
+        let mut table = self.table.lock();
+        table.dropping -= 1;
+        if table.dropping == 0 {
+            self.dropped.notify_all();
         }
     }
 
-    /// Drops every state owned by `owner`: it has been unregistered and no invocation of it runs
-    /// any more, so none can attach a new one.
+    /// Drops every state owned by `owner`, once the drops of socket releases in flight are done:
+    /// it is being unregistered and no invocation of it runs any more, so none can attach a new
+    /// one. Process context.
     pub fn purge_owner(&self, owner: CbId) {
-        let mut slots = self.slots.lock();
-        let mut cursor = slots.cursor_front_mut();
-        while let Some(current) = cursor {
-            let (&(_, idx, val), _) = current.current();
-            cursor = if CbId::new(idx, val) == owner {
-                let (next, node) = current.remove_current();
-                // The slot is dropped here, under the lock.
-                drop(node);
-                next
-            } else {
-                current.move_next()
-            };
+        let mut unlinked = RBTree::new();
+        {
+            let mut table = self.table.lock();
+            let mut cursor = table.slots.cursor_front_mut();
+            while let Some(current) = cursor {
+                let (&(_, idx, val), _) = current.current();
+                cursor = if CbId::new(idx, val) == owner {
+                    let (next, node) = current.remove_current();
+                    unlinked.insert(node);
+                    next
+                } else {
+                    current.move_next()
+                };
+            }
+            while table.dropping != 0 {
+                self.dropped.wait(&mut table);
+            }
         }
+        drop(unlinked);
     }
 }
 
@@ -207,7 +253,7 @@ mod tests {
             let got = unsafe {
                 states.attach(sk, owner, TypeId::of::<u32>(), data, drop_u32, GFP_KERNEL)
             };
-            if got != Ok(data) {
+            if got != Ok((data, true)) {
                 // Not taken: still ours.
                 // SAFETY: As above.
                 unsafe { drop_u32(data) };

@@ -106,6 +106,8 @@ pub type RawCallback = unsafe extern "C" fn(*mut CnMsg, *mut bindings::netlink_s
 /// sender and where it stands in its datagram.
 #[repr(C)]
 pub struct Delivery {
+    /// The id the callback is registered for, which the message was routed by.
+    pub id: CbId,
     /// The `cn_msg`, followed by its `len` bytes of data.
     pub msg: *mut CnMsg,
     /// The sender's netlink parameters.
@@ -137,9 +139,16 @@ extern "C" {
     fn cn_del_callback(id: *const CbId);
 }
 
-// The exports of `connector.ko` for its Rust users: registration with a [`Delivery`], and the
-// core's table of per-socket states (`cn_sockstate.rs`).
+// The exports of `connector.ko` for its Rust users: registration with a [`Delivery`], sending
+// that never waits, and the core's table of per-socket states (`cn_sockstate.rs`).
 extern "C" {
+    fn cn_netlink_send_nowait(
+        msg: *mut CnMsg,
+        len: u16,
+        portid: u32,
+        group: u32,
+        gfp_mask: bindings::gfp_t,
+    ) -> c_int;
     fn cn_add_rust_callback(
         id: *const CbId,
         name: *const c_char,
@@ -360,13 +369,22 @@ impl<'a> Sender<'a> {
         if let Some(state) = self.socket_state::<T>() {
             return Ok((state, false));
         }
-        let new = KBox::into_raw(KBox::new(T::default(), sleep.alloc_flags())?).cast::<c_void>();
+        // Charged to the sender's memory cgroup where the allocation may sleep.
+        let (flags, gfp) = match sleep {
+            Sleep::MayBlock => (
+                kernel::alloc::flags::GFP_KERNEL_ACCOUNT,
+                bindings::GFP_KERNEL_ACCOUNT,
+            ),
+            other => (other.alloc_flags(), other.raw_gfp()),
+        };
+        let new = KBox::into_raw(KBox::new(T::default(), flags)?).cast::<c_void>();
         let type_id = TypeId::of::<T>();
         let mut attached = core::ptr::null_mut();
         // SAFETY: `sk` is live and `owner` valid for the call; `new` is a live `KBox<T>` (`T` is
-        // `Send + Sync`) that `drop_state::<T>` frees without sleeping and that stays callable
-        // until the owner is purged: this module holds a registration of `owner` (type
-        // invariant), whose drop purges it before the module can go.
+        // `Send + Sync`) that `drop_state::<T>` frees, which stays callable until the owner is
+        // purged: this module holds a registration of `owner` (type invariant), whose drop
+        // purges it before the module can go. `T`'s drop does not unregister callbacks (see
+        // `SocketState`).
         let ret = unsafe {
             cn_sock_state_attach(
                 sk.as_ptr(),
@@ -374,20 +392,21 @@ impl<'a> Sender<'a> {
                 (&raw const type_id).cast(),
                 new,
                 Some(drop_state::<T>),
-                sleep.raw_gfp(),
+                gfp,
                 &mut attached,
             )
         };
-        if ret != 0 || attached != new {
+        let taken = ret == 1;
+        if !taken {
             // Not taken (an error, or another sender on the same socket was first): still ours.
             // SAFETY: `new` came from `KBox::into_raw` above and the core did not keep it.
             drop(unsafe { KBox::<T>::from_raw(new.cast()) });
         }
-        to_result(ret)?;
+        to_result(ret.min(0))?;
         // SAFETY: `attached` is the socket's live `T` for this owner (the core checked the type),
         // alive for `'a` as in `socket_state`.
         let state = unsafe { &*attached.cast::<T>() };
-        Ok((state, attached == new))
+        Ok((state, taken))
     }
 }
 
@@ -402,9 +421,9 @@ impl<'a> Sender<'a> {
 ///
 /// `T` is shared by the socket's senders and by filters running on any CPU, so it changes only
 /// through interior mutability (atomics). It is dropped when the socket is released or when the
-/// callback is unregistered, whichever comes first, under the core's lock with interrupts off:
-/// its `Drop` must not sleep. Dropping is where a state undoes what it counts (the process events
-/// connector's listener count).
+/// callback is unregistered, whichever comes first, in process context; its `Drop` must not
+/// unregister a callback (the unregistration would wait for the drop). Dropping is where a state
+/// undoes what it counts (the process events connector's listener count).
 pub trait SocketState: Send + Sync + 'static {}
 
 impl<T: Send + Sync + 'static> SocketState for T {}
@@ -423,7 +442,8 @@ unsafe extern "C" fn drop_state<T>(data: *mut c_void) {
 /// of the C `netlink_filter_fn` that `cn_netlink_send_mult()` takes.
 ///
 /// It runs in the sender's context, once per socket of the group, under netlink's broadcast
-/// locks and the core's state lock: it must not sleep.
+/// locks and the core's state lock (interrupts off): it must not sleep nor call into the
+/// connector.
 pub trait Filter {
     /// What the sender hands to every decision of one broadcast (the C `filter_data`).
     type Data: Sync;
@@ -519,8 +539,8 @@ unsafe extern "C" fn dispatch<T: Callback>(delivery: *const Delivery) {
     // nobody else.
     let msg = unsafe { Message::from_raw(msg, delivery.last_of_datagram) };
     // SAFETY: The core passes `parms` and its socket valid for the duration of the call, which is
-    // an invocation of the callback registered for the message's id.
-    let sender = unsafe { Sender::from_raw(parms, msg.id()) };
+    // an invocation of the callback registered for `delivery.id`.
+    let sender = unsafe { Sender::from_raw(parms, delivery.id) };
     T::receive(&msg, &sender);
 }
 
@@ -621,9 +641,10 @@ pub struct Outgoing<'a> {
 impl Outgoing<'_> {
     /// Sends the message.
     ///
-    /// Sending never waits for room at the receiver: a socket whose receive buffer is full loses
-    /// the message and sees `ENOBUFS` on its next read (so a sender that never reads cannot hold
-    /// a callback, and with it the unloading of its module).
+    /// Sending never waits for room at the receiver (whatever `sleep` says, which only picks the
+    /// allocation mask): a socket whose receive buffer is full loses the message and sees
+    /// `ENOBUFS` on its next read (so a sender that never reads cannot hold a callback, and with
+    /// it the unloading of its module).
     ///
     /// Errors as the C `cn_netlink_send()`: `ENODEV` for [`Destination::Registered`] when no
     /// callback is registered for the id, `ESRCH` when nobody listens on the group, `ENOMEM`,
@@ -649,15 +670,7 @@ impl Outgoing<'_> {
         // SAFETY: `buf` holds a `cn_msg` followed by `len` bytes of data, is suitably aligned
         // for `CnMsg` (kmalloc memory) and valid during the call; the core only reads it.
         let ret = unsafe {
-            cn_netlink_send_mult(
-                buf.as_mut_ptr().cast(),
-                len,
-                portid,
-                group,
-                sleep.raw_gfp(),
-                None,
-                core::ptr::null_mut(),
-            )
+            cn_netlink_send_nowait(buf.as_mut_ptr().cast(), len, portid, group, sleep.raw_gfp())
         };
         to_result(ret.min(0))
     }

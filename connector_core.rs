@@ -145,7 +145,9 @@ impl Connector {
                 cn_release,
             )
             .inspect_err(|_| {
-                pr_err!("cannot create the NETLINK_CONNECTOR socket: in use (by the in-tree `cn`?)\n")
+                pr_err!(
+                    "cannot create the NETLINK_CONNECTOR socket: in use (by the in-tree `cn`?) or out of memory\n"
+                )
             })?,
         })
     }
@@ -160,8 +162,9 @@ impl Connector {
     /// Unregisters `id`, waiting for its running invocations, drops the per-socket states it
     /// attached, and notifies the requests watching it.
     fn del_callback(&self, id: CbId) {
-        if self.queue.remove(id) {
-            self.states.purge_owner(id);
+        // The id stays taken until its states are purged: a new registration of it cannot have
+        // its states dropped by this purge.
+        if self.queue.remove(id, || self.states.purge_owner(id)) {
             self.notify(id, NotifyEvent::Removed);
         }
     }
@@ -176,7 +179,7 @@ impl Connector {
         let requests = self.requests.lock();
         for group in requests.groups_for(id) {
             // Nobody listening on the group (`ESRCH`) is no error for a notification.
-            // SAFETY: No filter.
+            // SAFETY: No filter; a broadcast never waits.
             unsafe {
                 self.send_raw(
                     &msg.to_bytes(),
@@ -185,17 +188,21 @@ impl Connector {
                     bindings::GFP_KERNEL,
                     None,
                     core::ptr::null_mut(),
+                    false,
                 )
             };
         }
     }
 
     /// Sends `msg` (a `cn_msg` header and data) as one netlink message, with the routing rules of
-    /// the C `cn_netlink_send_mult()`; returns what it returns.
+    /// the C `cn_netlink_send_mult()`; returns what it returns. To a port, waits for room (at
+    /// most [`cn_netlink::UNICAST_WAIT_MS`]) only if `may_wait`.
     ///
     /// # Safety
     ///
-    /// `filter`, if any, is safe to call with `filter_data` in the calling context.
+    /// `filter`, if any, is safe to call with `filter_data` in the calling context; `may_wait`
+    /// only where sleeping is allowed.
+    #[allow(clippy::too_many_arguments)]
     unsafe fn send_raw(
         &self,
         msg: &[u8],
@@ -204,6 +211,7 @@ impl Connector {
         gfp: bindings::gfp_t,
         filter: bindings::netlink_filter_fn,
         filter_data: *mut c_void,
+        may_wait: bool,
     ) -> c_int {
         let Some(header) = cn_rx::decode_cn_msg(msg) else {
             return EINVAL.to_errno();
@@ -230,7 +238,8 @@ impl Connector {
                     .broadcast(skb, portid, group, gfp, filter, filter_data)
             }
         } else {
-            self.socket.unicast(skb, portid)
+            // SAFETY: `may_wait` only where sleeping is allowed, by our safety requirements.
+            unsafe { self.socket.unicast(skb, portid, may_wait) }
         }
     }
 
@@ -276,6 +285,7 @@ impl Connector {
             }
             Handler::Rust(callback) => {
                 let delivery = Delivery {
+                    id,
                     msg: msg.as_ptr(),
                     parms: parms.as_ptr(),
                     last_of_datagram: !cn_rx::more_for(skb.data(), frame, id, budget),
@@ -513,11 +523,12 @@ pub unsafe extern "C" fn cn_add_rust_callback(
 }
 export_symbol_gpl!(cn_add_rust_callback);
 
-/// The allocation flags of the mask a Rust user passed: `GFP_KERNEL` and `GFP_ATOMIC` as they
-/// are, anything else as `GFP_NOWAIT`, which never sleeps.
+/// The allocation flags of the mask a Rust user passed: `GFP_KERNEL`, `GFP_KERNEL_ACCOUNT` and
+/// `GFP_ATOMIC` as they are, anything else as `GFP_NOWAIT`, which never sleeps.
 fn alloc_flags(gfp: bindings::gfp_t) -> kernel::alloc::Flags {
     match gfp {
         bindings::GFP_KERNEL => GFP_KERNEL,
+        bindings::GFP_KERNEL_ACCOUNT => kernel::alloc::flags::GFP_KERNEL_ACCOUNT,
         bindings::GFP_ATOMIC => GFP_ATOMIC,
         _ => GFP_NOWAIT,
     }
@@ -555,16 +566,16 @@ export_symbol_gpl!(cn_sock_state_get);
 
 /// `int cn_sock_state_attach(struct sock *sk, const struct cb_id *owner, const void *type_id,
 /// void *data, void (*drop)(void *), gfp_t gfp, void **attached)`: attaches `data` to `sk` for
-/// `owner` unless it has a state of that owner; `*attached` is then the state attached (`data`,
-/// which the core owns from now on, or the earlier one). Returns 0, `-EBUSY` if the earlier
-/// state has another type, `-ENOMEM`, `-EINVAL` for null arguments.
+/// `owner` unless it has a state of that owner; `*attached` is then the state attached. Returns 1
+/// if that is `data` (which the core owns from now on), 0 if it is the earlier state, `-EBUSY` if
+/// the earlier state has another type, `-ENOMEM`, `-EINVAL` for null arguments.
 ///
 /// # Safety
 ///
 /// Arguments null or valid for the call; `type_id` points to a `core::any::TypeId`; `data` is a
-/// live state of that type, `Send` and `Sync`, that `drop` frees without sleeping; `drop` stays
-/// callable until `cn_del_callback(owner)` returns; called during an invocation of the callback
-/// of `owner`, by the task that sends on `sk`.
+/// live state of that type, `Send` and `Sync`, that `drop` frees (in process context, without
+/// unregistering any callback); `drop` stays callable until `cn_del_callback(owner)` returns;
+/// called during an invocation of the callback of `owner`, by the task that sends on `sk`.
 #[no_mangle]
 pub unsafe extern "C" fn cn_sock_state_attach(
     sk: *mut bindings::sock,
@@ -594,10 +605,10 @@ pub unsafe extern "C" fn cn_sock_state_attach(
             .attach(sk as usize, owner, type_id, data, drop, alloc_flags(gfp))
     };
     match result {
-        Ok(state) => {
+        Ok((state, taken)) => {
             // SAFETY: Non-null, hence valid for writes by the safety requirements.
             unsafe { *attached = state };
-            0
+            c_int::from(taken)
         }
         Err(e) => e.to_errno(),
     }
@@ -664,12 +675,51 @@ pub unsafe extern "C" fn cn_del_callback(id: *const CbId) {
 }
 export_symbol_gpl!(cn_del_callback);
 
+/// Sends `sizeof(*msg) + len` bytes at `msg` for the exported functions: checks the pointer,
+/// logs a null one, and returns what [`Connector::send_raw`] returns.
+///
+/// # Safety
+///
+/// `msg` is null or valid for reads of `sizeof(*msg) + len` bytes; `filter`, if any, is safe to
+/// call with `filter_data` in the calling context; `may_wait` only where sleeping is allowed.
+#[allow(clippy::too_many_arguments)]
+unsafe fn send_from_c(
+    caller: &str,
+    msg: *mut CnMsg,
+    len: u16,
+    portid: u32,
+    group: u32,
+    gfp: bindings::gfp_t,
+    filter: bindings::netlink_filter_fn,
+    filter_data: *mut c_void,
+    may_wait: bool,
+) -> c_int {
+    let Some(connector) = connector() else {
+        return EAGAIN.to_errno();
+    };
+    if msg.is_null() {
+        pr_err!("{}: null message\n", caller);
+        return EINVAL.to_errno();
+    }
+    // SAFETY: Non-null, hence valid for `CN_MSG_HDRLEN + len` bytes by the safety requirements.
+    let bytes =
+        unsafe { core::slice::from_raw_parts(msg.cast::<u8>(), CN_MSG_HDRLEN + usize::from(len)) };
+    // SAFETY: By the safety requirements.
+    unsafe { connector.send_raw(bytes, portid, group, gfp, filter, filter_data, may_wait) }
+}
+
 /// `int cn_netlink_send_mult(struct cn_msg *msg, u16 len, u32 portid, u32 group, gfp_t gfp_mask,
 /// netlink_filter_fn filter, void *filter_data)`: sends `sizeof(*msg) + len` bytes at `msg`.
 ///
 /// To `portid` if non-zero, to `group` if non-zero (both: broadcast except `portid`), else to the
 /// group of the callback registered for `msg->id` (`-ENODEV` if none). `-ESRCH` without portid
 /// when nobody listens. Callable in any context with an atomic `gfp_mask`.
+///
+/// To a port whose receive buffer is full, it waits for room as in C if `gfp_mask` allows
+/// sleeping, but at most [`cn_netlink::UNICAST_WAIT_MS`] (C: for ever); then, or at once with an
+/// atomic mask, the message is dropped (`-EAGAIN`) and the receiver sees `ENOBUFS`. So a sender
+/// that never reads cannot hold a callback that answers it, and the unloading of its module, for
+/// ever.
 ///
 /// # Safety
 ///
@@ -685,20 +735,56 @@ pub unsafe extern "C" fn cn_netlink_send_mult(
     filter: bindings::netlink_filter_fn,
     filter_data: *mut c_void,
 ) -> c_int {
-    let Some(connector) = connector() else {
-        return EAGAIN.to_errno();
-    };
-    if msg.is_null() {
-        pr_err!("cn_netlink_send: null message\n");
-        return EINVAL.to_errno();
+    let may_wait = cn_netlink::gfp_allows_blocking(gfp_mask);
+    // SAFETY: By the safety requirements; a mask that allows blocking is only passed where
+    // sleeping is allowed.
+    unsafe {
+        send_from_c(
+            "cn_netlink_send",
+            msg,
+            len,
+            portid,
+            group,
+            gfp_mask,
+            filter,
+            filter_data,
+            may_wait,
+        )
     }
-    // SAFETY: Non-null, hence valid for `CN_MSG_HDRLEN + len` bytes by the safety requirements.
-    let bytes =
-        unsafe { core::slice::from_raw_parts(msg.cast::<u8>(), CN_MSG_HDRLEN + usize::from(len)) };
-    // SAFETY: `filter` is safe to call here by the safety requirements.
-    unsafe { connector.send_raw(bytes, portid, group, gfp_mask, filter, filter_data) }
 }
 export_symbol_gpl!(cn_netlink_send_mult);
+
+/// `int cn_netlink_send_nowait(struct cn_msg *msg, u16 len, u32 portid, u32 group, gfp_t
+/// gfp_mask)`: as [`cn_netlink_send_mult`] without a filter, but never waiting for room at a
+/// port: the send of the safe Rust API (`Outgoing::send`).
+///
+/// # Safety
+///
+/// `msg` is null or valid for reads of `sizeof(*msg) + len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn cn_netlink_send_nowait(
+    msg: *mut CnMsg,
+    len: u16,
+    portid: u32,
+    group: u32,
+    gfp_mask: bindings::gfp_t,
+) -> c_int {
+    // SAFETY: By the safety requirements; no filter, no waiting.
+    unsafe {
+        send_from_c(
+            "cn_netlink_send_nowait",
+            msg,
+            len,
+            portid,
+            group,
+            gfp_mask,
+            None,
+            core::ptr::null_mut(),
+            false,
+        )
+    }
+}
+export_symbol_gpl!(cn_netlink_send_nowait);
 
 /// `int cn_netlink_send(struct cn_msg *msg, u32 portid, u32 group, gfp_t gfp_mask)`: sends one
 /// message with its `msg->len` bytes of data, as [`cn_netlink_send_mult`].
