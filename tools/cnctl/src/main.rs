@@ -579,8 +579,9 @@ const FUZZ_DRAIN_EVERY: u64 = 8;
 const FUZZ_PROGRESS_EVERY: u64 = 100_000;
 
 /// Errors of `sendmsg` that `fuzz` counts and goes on after: the kernel
-/// refusing a datagram (EINVAL, EMSGSIZE, EPERM), lacking memory or buffer
-/// space (ENOMEM, ENOBUFS, EAGAIN; also under fault injection), a signal.
+/// refusing a datagram (EINVAL, EMSGSIZE, EPERM; ENODATA: netlink refuses
+/// a zero-length datagram), lacking memory or buffer space
+/// (ENOMEM, ENOBUFS, EAGAIN; also under fault injection), a signal.
 fn fuzz_error_is_expected(errno: i32) -> bool {
     matches!(
         errno,
@@ -589,6 +590,7 @@ fn fuzz_error_is_expected(errno: i32) -> bool {
             | libc::EPERM
             | libc::EINVAL
             | libc::EMSGSIZE
+            | libc::ENODATA
             | libc::ENOMEM
             | libc::EINTR
     )
