@@ -66,10 +66,17 @@ struct Conn {
     lossy: bool,
 }
 
+/// `--make-it-fail`: set the flag once the socket is open (see [`make_it_fail`]).
+static MAKE_IT_FAIL_AFTER_OPEN: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 impl Conn {
     fn open() -> Res<Conn> {
         let mut sock = Socket::new(NETLINK_CONNECTOR).map_err(|e| Fatal::io(&e, Ctx::Socket))?;
         sock.bind_auto().map_err(|e| Fatal::io(&e, Ctx::Bind))?;
+        if MAKE_IT_FAIL_AFTER_OPEN.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            make_it_fail()?;
+        }
         Ok(Conn {
             sock,
             buf: vec![0; RECV_BUF_LEN],
@@ -782,11 +789,30 @@ fn cmd_rmmod(name: &str) -> Res<u8> {
     Ok(if result == 0 { EXIT_OK } else { EXIT_TIMEOUT })
 }
 
+/// Sets /proc/thread-self/make-it-fail: from now on, with failslab's
+/// task-filter, this thread's allocations may fail.
+fn make_it_fail() -> Res<()> {
+    let fd = open_proc(c"/proc/thread-self/make-it-fail")?;
+    proc_write(&fd, b"1").map_err(|e| Fatal::io(&e, Ctx::FaultInjection))
+}
+
 fn run(cli: &cli::Cli) -> Res<u8> {
     if cli.make_it_fail {
-        // Before the privileges go: writing the flag needs CAP_SYS_RESOURCE.
-        let fd = open_proc(c"/proc/thread-self/make-it-fail")?;
-        proc_write(&fd, b"1").map_err(|e| Fatal::io(&e, Ctx::FaultInjection))?;
+        // Commands with a socket set the flag once it is open and bound, so that the faults
+        // fall on the messages and what the kernel does with them, not mostly on creating the
+        // socket. Writing the flag needs CAP_SYS_RESOURCE at the time of the write: with
+        // --as-uid it is set now, before the privileges go.
+        let drops =
+            cli.as_uid.is_some() || matches!(&cli.cmd, Command::Fuzz(o) if o.as_uid.is_some());
+        let socket = !matches!(
+            cli.cmd,
+            Command::Insmod(_) | Command::Rmmod { .. } | Command::Help
+        );
+        if socket && !drops {
+            MAKE_IT_FAIL_AFTER_OPEN.store(true, std::sync::atomic::Ordering::Relaxed);
+        } else {
+            make_it_fail()?;
+        }
     }
     if let Some(uid) = cli.as_uid {
         drop_privileges(uid)?;
