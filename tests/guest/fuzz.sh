@@ -43,7 +43,7 @@ until grep -q " exit pid=$child tgid=$child exit_code=768 " /tmp/fuzz-proc.out; 
 done
 echo "liveness: the process events listener got the exit of pid $child"
 kill $listener
-wait $listener 2>/dev/null
+wait $listener 2>/dev/null || true
 cat /proc/net/connector
 unload_all || fail "the modules do not unload"
 echo "liveness: the modules unloaded"
