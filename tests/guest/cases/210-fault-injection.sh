@@ -155,8 +155,8 @@ rm -f /tmp/fi-sub.log
 	done
 ) >/tmp/fi-sub.out 2>&1
 sub_rc=$?
-echo "subshell: exit $sub_rc, $(grep -c . /tmp/fi-sub.log 2>/dev/null) of 20 attempts recorded," \
-	"exit statuses: $(sort -n /tmp/fi-sub.log 2>/dev/null | uniq -c | awk '{ printf "%s%s x%s", s, $2, $1; s = ", " }')"
+echo "subshell: exit $sub_rc, $(cat /tmp/fi-sub.log 2>/dev/null | grep -c .) of 20 attempts recorded" \
+	"(cnctl exit statuses: $(sort -n /tmp/fi-sub.log 2>/dev/null | uniq -c | awk '{ printf "%s%s x%s", s, $2, $1; s = ", " }'))"
 tail -n 3 /tmp/fi-sub.out
 # cnctl sets the flag for itself after exec: the faults fall on its own system calls and what
 # the kernel does for them (the core's receive path, the callbacks, replies, module loading).
