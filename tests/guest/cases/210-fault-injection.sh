@@ -2,9 +2,10 @@
 #
 # 1. Every allocation of a load fails once: for connector.ko, cn_test.ko and cn_proc_example.ko
 #    (the last two with the core loaded), `cnctl insmod --fail-nth N` for N = 1, 2, ... until a
-#    load makes fewer than N slab allocations (kmemleak's own caches excluded). After each load with a fault injected, the module is
-#    either not loaded and has left nothing behind (no callback listed, the core still unloadable),
-#    or it is loaded ("absorbed the fault") and unloads cleanly.
+#    load makes fewer than N slab allocations (kmemleak's own caches excluded). After each load
+#    with a fault injected, the module is either not loaded and has left nothing behind (no
+#    callback listed, no /proc/net/connector), or it is loaded ("absorbed the fault"), works
+#    (the core answers a message with an ack, the callbacks are listed) and unloads cleanly.
 # 2. Random failures: failslab with task-filter, probability 20 %, for processes that set
 #    make-it-fail: a subshell (its commands mostly cannot even fork), then `cnctl --make-it-fail`
 #    (which sets the flag itself after exec) sending messages, listening to process events,
@@ -64,9 +65,22 @@ core_clean() {
 # listed NAME: /proc/net/connector lists the callbacks of module NAME.
 listed() {
 	case $1 in
-	connector) grep -qx "cn_control      4294967295:4294967295" /proc/net/connector ;;
+	connector) grep -qx "cn_control      4294967295:4294967295" /proc/net/connector 2>/dev/null ;;
 	cn_test) grep -q " 14:1110$" /proc/net/connector && grep -q " 14:1111$" /proc/net/connector ;;
 	cn_proc_example) grep -q " 1:1$" /proc/net/connector ;;
+	esac
+}
+
+# works NAME: module NAME, loaded after an absorbed fault, is complete. The core must answer a
+# message for an unknown id with its ack (-ENODEV), and list its control id if it has
+# /proc/net/connector (the C connector loads without it when creating it fails).
+works() {
+	case $1 in
+	connector)
+		cnctl send --idx 77 --val 77 --nl-ack 2>/dev/null | grep -qx "nlack error=-19" || return 1
+		[ ! -e /proc/net/connector ] || listed connector
+		;;
+	*) listed "$1" ;;
 	esac
 }
 
@@ -93,7 +107,8 @@ sweep() {
 			# optional): the module must be complete, and unload.
 			_absorbed=$((_absorbed + 1))
 			echo "$_name: fail-nth=$_n absorbed"
-			listed "$_name" || fail "$_name: loaded after fail-nth=$_n but not listed: $(cat /proc/net/connector)"
+			[ -e /proc/net/connector ] || echo "$_name: fail-nth=$_n: loaded without /proc/net/connector"
+			works "$_name" || fail "$_name: loaded after fail-nth=$_n but incomplete: $(cat /proc/net/connector 2>&1)"
 			rmmod "$_name" || fail "$_name: rmmod after the absorbed fault $_n failed"
 			;;
 		*"injected=yes result=-"*)
