@@ -8,15 +8,32 @@
 . /tests/cn.sh
 load_core
 insmod /modules/cn_proc_example.ko || fail "insmod cn_proc_example.ko failed"
-cnctl proc --timeout-ms 6000 >/tmp/count.out 2>&1 &
-listener=$!
-sleep 1
-# One request to {1, 1}: struct proc_input {op, PROC_EVENT_ALL}.
+# One request to {1, 1}: struct proc_input {op, PROC_EVENT_ALL}. Built before the listener
+# starts: the helpers fork a lot.
 req() { nlmsg 44 0 "$(cnmsg 1 1 0 0 8 "$(le32 "$1")$(le32 $((0xe00003c7)))")"; }
-as_user cnctl raw --hex "$(req 1)$(req 7)$(req 2)$(req 7)$(req 2)" || fail "cnctl raw failed"
+dgram="$(req 1)$(req 7)$(req 2)$(req 7)$(req 2)"
+out=/tmp/count.out
+cnctl proc >$out 2>&1 &
+listener=$!
+# wait_exit PID CODE: waits up to 10 s for the listener's line of the exit of PID.
+wait_exit() {
+	_i=0
+	until grep -q " exit pid=$1 tgid=$1 exit_code=$2 " $out; do
+		_i=$((_i + 1))
+		[ $_i -le 50 ] || return 1
+		sleep 0.2
+	done
+}
+sh -c 'exit 4' &
+child=$!
+wait $child
+wait_exit $child 1024 || fail "the listener got no exit event to begin with: $(cat $out)"
+as_user cnctl raw --hex "$dgram" || fail "cnctl raw failed"
 sh -c 'exit 3' &
 child=$!
 wait $child
-wait $listener
-grep -q " exit pid=$child tgid=$child exit_code=768 " /tmp/count.out ||
-	fail "the listener got no exit event after another socket's LISTEN, ?, IGNORE, ?, IGNORE: $(cat /tmp/count.out)"
+wait_exit $child 768 ||
+	fail "the listener got no exit event after another socket's LISTEN, ?, IGNORE, ?, IGNORE:" \
+		"$(tail -n 5 $out)"
+kill $listener
+wait $listener 2>/dev/null || true
