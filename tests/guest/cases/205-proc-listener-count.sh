@@ -8,9 +8,14 @@
 . /tests/cn.sh
 load_core
 insmod /modules/cn_proc_example.ko || fail "insmod cn_proc_example.ko failed"
-# One request to {1, 1}: struct proc_input {op, PROC_EVENT_ALL}. Built before the listener
-# starts: the helpers fork a lot.
-req() { nlmsg 44 0 "$(cnmsg 1 1 0 0 8 "$(le32 "$1")$(le32 $((0xe00003c7)))")"; }
+# One request to {1, 1}, written out (the helpers of cn.sh fork a lot, which is slow under
+# KASAN): `nlmsg 44 0 "$(cnmsg 1 1 0 0 8 "$(le32 OP)$(le32 0xe00003c7)")"`, i.e. a netlink
+# header (len 44, NLMSG_DONE), a cn_msg header (id 1:1, len 8) and struct proc_input
+# {OP, PROC_EVENT_ALL}.
+req() {
+	printf '%s%s%s' 2c000000030000000000000000000000 01000000010000000000000000000000080000000 \
+		"${1}000000c70300e0"
+}
 dgram="$(req 1)$(req 7)$(req 2)$(req 7)$(req 2)"
 out=/tmp/count.out
 cnctl proc >$out 2>&1 &
