@@ -18,7 +18,8 @@
 # ("vmalloc error: ..."). Between the kernel log lines `harness: fault injection armed` and
 # `... disarmed` that this case writes, scripts/run-qemu accepts the stack dump of such a report;
 # every other splat still fails the check.
-# timeout: 1800
+# About 7 minutes on an otherwise idle host; 30 with six guests on two cores.
+# timeout: 3600
 . /tests/lib.sh
 . /tests/cn.sh
 fs=/sys/kernel/debug/failslab
