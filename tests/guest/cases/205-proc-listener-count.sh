@@ -20,15 +20,18 @@ dgram="$(req 1)$(req 7)$(req 2)$(req 7)$(req 2)"
 out=/tmp/count.out
 cnctl proc >$out 2>&1 &
 listener=$!
-# wait_exit PID CODE: waits up to 10 s for the listener's line of the exit of PID.
-wait_exit() {
+# wait_line RE: waits up to 30 s (the guest may be slow) for a line of the listener matching RE.
+wait_line() {
 	_i=0
-	until grep -q " exit pid=$1 tgid=$1 exit_code=$2 " $out; do
+	until grep -q -- "$1" $out; do
 		_i=$((_i + 1))
-		[ $_i -le 50 ] || return 1
+		[ $_i -le 150 ] || return 1
 		sleep 0.2
 	done
 }
+wait_exit() { wait_line " exit pid=$1 tgid=$1 exit_code=$2 "; }
+# Subscribed once its request is acknowledged.
+wait_line " none err=0 " || fail "the listener's request was not acknowledged: $(cat $out)"
 sh -c 'exit 4' &
 child=$!
 wait $child
