@@ -4,6 +4,7 @@
 # operation, IGNORE uncounts again); the global count then says nobody listens and no event is
 # built for anybody. Here an unprivileged user does it while a listener runs: the listener must
 # still get the exit of a new process.
+# timeout: 300
 . /tests/lib.sh
 . /tests/cn.sh
 load_core

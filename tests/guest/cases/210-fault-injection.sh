@@ -212,15 +212,25 @@ is_loaded cn_test || insmod /modules/cn_test.ko interval_ms=0 || fail "insmod cn
 mark_dmesg
 send_good 2
 expect_delivered 2
-cnctl proc --timeout-ms 5000 >/tmp/fi-proc.out 2>&1 &
+cnctl proc >/tmp/fi-proc.out 2>&1 &
 listener=$!
-sleep 1
+# wait_line RE: waits up to 30 s for a line of the listener matching RE.
+wait_line() {
+	_i=0
+	until grep -q -- "$1" /tmp/fi-proc.out; do
+		_i=$((_i + 1))
+		[ $_i -le 150 ] || return 1
+		sleep 0.2
+	done
+}
+wait_line " none err=0 " || fail "no acknowledgement of LISTEN after the faults: $(cat /tmp/fi-proc.out)"
 sh -c 'exit 3' &
 child=$!
 wait $child
-wait $listener
-grep -q " exit pid=$child tgid=$child exit_code=768 " /tmp/fi-proc.out ||
+wait_line " exit pid=$child tgid=$child exit_code=768 " ||
 	fail "no exit event after the faults: $(cat /tmp/fi-proc.out)"
+kill $listener
+wait $listener 2>/dev/null || true
 grep -qx "cn_test         14:1110" /proc/net/connector || fail "cn_test not listed: $(cat /proc/net/connector)"
 rmmod cn_test || fail "rmmod cn_test failed"
 rmmod cn_proc_example || fail "rmmod cn_proc_example failed"
