@@ -217,7 +217,7 @@ listener=$!
 # wait_line RE: waits up to 30 s for a line of the listener matching RE.
 wait_line() {
 	_i=0
-	until grep -q -- "$1" /tmp/fi-proc.out; do
+	until grep -q -- "$1" /tmp/fi-proc.out 2>/dev/null; do
 		_i=$((_i + 1))
 		[ $_i -le 150 ] || return 1
 		sleep 0.2
