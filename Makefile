@@ -5,6 +5,8 @@
 #   make check           everything: build, boot the test kernel in QEMU, run all tests
 #   make run             build, boot, and show the demo (tests/guest/demo.sh)
 #   make bench           round trips through our core and the C cn.ko on a non-debug kernel
+#   make fuzz            1,000,000 fuzzed datagrams (cnctl fuzz) on the non-debug kernel, then a
+#                        liveness check (FUZZ_SEED=S, default 1; FUZZ_COUNT=N)
 #   make clippy          the module build with CLIPPY=1 (must be warning-free)
 #   make fmt-check       rustfmt --check over the Rust sources and cnctl
 #   make clean           remove build outputs
@@ -21,7 +23,7 @@ endif
 
 RUSTFMT_FILES = $(wildcard $(CURDIR)/*.rs $(CURDIR)/tests/harness/*.rs $(CURDIR)/tests/lockdep/*.rs)
 
-.PHONY: all modules check run bench clippy fmt-check clean
+.PHONY: all modules check run bench fuzz clippy fmt-check clean
 
 all: modules
 
@@ -36,6 +38,9 @@ run:
 
 bench:
 	@$(CURDIR)/scripts/bench
+
+fuzz:
+	@$(CURDIR)/scripts/fuzz
 
 clippy:
 	@KDIR="$(KDIR)" $(CURDIR)/scripts/build-modules --clippy

@@ -1,9 +1,10 @@
 //! Hand-written command-line parser.
 
+use crate::fuzz::DEFAULT_BATCH_MAX;
 use crate::wire::{NotifyReq, PROC_CN_MCAST_LISTEN, PROC_EVENT_ALL};
 
 pub const USAGE: &str = "\
-usage: cnctl [--as-uid UID] COMMAND [OPTIONS]
+usage: cnctl [--as-uid UID] [--make-it-fail] COMMAND [OPTIONS]
 
 commands:
   listen --group G [--count N] [--timeout-ms T] [--match-idx I] [--match-val V]
@@ -16,6 +17,9 @@ commands:
          --idx FIRST:RANGE[,...] --val FIRST:RANGE[,...] [--nl-ack] [--listen-ms T]
   proc   [--filter MASK] [--count N] [--timeout-ms T] [--ignore-after-ms T]
          [--legacy] [--op OP]
+  fuzz   --seed S --count N [--as-uid UID] [--batch-max M]
+  insmod [--fail-nth N] FILE.ko [PARAM=VALUE...]
+  rmmod  NAME
 
 numbers are decimal or 0x-prefixed hex; options also accept --opt=VALUE.
 ";
@@ -39,6 +43,9 @@ fn err<T>(msg: impl Into<String>) -> Res<T> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cli {
     pub as_uid: Option<u32>,
+    /// Set /proc/thread-self/make-it-fail before anything else (fault
+    /// injection with task-filter).
+    pub make_it_fail: bool,
     pub cmd: Command,
 }
 
@@ -52,6 +59,9 @@ pub enum Command {
     Bind { group: u32 },
     Notify(NotifyOpts),
     Proc(ProcOpts),
+    Fuzz(FuzzOpts),
+    Insmod(InsmodOpts),
+    Rmmod { name: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +128,26 @@ pub struct ProcOpts {
     pub legacy: bool,
     /// The operation of the first request (PROC_CN_MCAST_LISTEN).
     pub op: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FuzzOpts {
+    pub seed: u64,
+    /// Datagrams to send.
+    pub count: u64,
+    /// Drop privileges to this uid (and gid) first, as the global option does.
+    pub as_uid: Option<u32>,
+    /// The most netlink messages in one datagram.
+    pub batch_max: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InsmodOpts {
+    /// Fail the N-th slab allocation of the load (/proc/thread-self/fail-nth).
+    pub fail_nth: Option<u32>,
+    pub file: String,
+    /// The module parameters, joined by spaces.
+    pub params: String,
 }
 
 /// Parse a number: decimal, or hex with a `0x`/`0X` prefix.
@@ -254,12 +284,16 @@ impl Opts {
 
 pub fn parse(args: &[String]) -> Res<Cli> {
     let mut as_uid = None;
+    let mut make_it_fail = false;
     let mut i = 0;
     loop {
         let Some(a) = args.get(i) else {
             return err("missing command");
         };
-        if a == "--as-uid" {
+        if a == "--make-it-fail" {
+            make_it_fail = true;
+            i += 1;
+        } else if a == "--as-uid" {
             let v = args
                 .get(i + 1)
                 .map_or_else(|| err("--as-uid needs a value"), Ok)?;
@@ -443,9 +477,80 @@ pub fn parse(args: &[String]) -> Res<Cli> {
                 op: o.u32_opt("--op")?.unwrap_or(PROC_CN_MCAST_LISTEN),
             })
         }
+        "fuzz" => {
+            let o = Opts::parse(
+                "fuzz",
+                rest,
+                &[
+                    ("--seed", true),
+                    ("--count", true),
+                    ("--as-uid", true),
+                    ("--batch-max", true),
+                ],
+            )?;
+            let fuzz_uid = o.u32_opt("--as-uid")?;
+            if fuzz_uid.is_some() && as_uid.is_some() {
+                return err("fuzz: --as-uid given twice (before and after the command)");
+            }
+            let batch_max = o.u32_opt("--batch-max")?.unwrap_or(DEFAULT_BATCH_MAX);
+            if batch_max == 0 {
+                return err("fuzz: --batch-max must be at least 1");
+            }
+            Command::Fuzz(FuzzOpts {
+                seed: num_u64("--seed", o.req("--seed")?)?,
+                count: num_u64("--count", o.req("--count")?)?,
+                as_uid: fuzz_uid,
+                batch_max,
+            })
+        }
+        "insmod" => {
+            let mut fail_nth = None;
+            let mut it = rest.iter().peekable();
+            while let Some(a) = it.peek() {
+                if let Some(v) = a.strip_prefix("--fail-nth=") {
+                    fail_nth = Some(num_u32("--fail-nth", v)?);
+                } else if *a == "--fail-nth" {
+                    it.next();
+                    let v = it
+                        .peek()
+                        .map_or_else(|| err("insmod: --fail-nth needs a value"), Ok)?;
+                    fail_nth = Some(num_u32("--fail-nth", v)?);
+                } else if a.starts_with("--") {
+                    return err(format!("insmod: unknown option '{a}'"));
+                } else {
+                    break;
+                }
+                it.next();
+            }
+            if fail_nth == Some(0) {
+                return err("insmod: --fail-nth counts from 1");
+            }
+            let Some(file) = it.next() else {
+                return err("insmod: missing FILE.ko");
+            };
+            let params: Vec<&str> = it.map(String::as_str).collect();
+            if let Some(bad) = params.iter().find(|p| p.is_empty() || p.contains(' ')) {
+                return err(format!("insmod: bad parameter '{bad}'"));
+            }
+            Command::Insmod(InsmodOpts {
+                fail_nth,
+                file: file.clone(),
+                params: params.join(" "),
+            })
+        }
+        "rmmod" => match rest {
+            [name] if !name.starts_with('-') && !name.is_empty() => Command::Rmmod {
+                name: name.strip_suffix(".ko").unwrap_or(name).to_string(),
+            },
+            _ => return err("rmmod: expected exactly one module NAME"),
+        },
         other => return err(format!("unknown command '{other}'")),
     };
-    Ok(Cli { as_uid, cmd })
+    Ok(Cli {
+        as_uid,
+        make_it_fail,
+        cmd,
+    })
 }
 
 #[cfg(test)]
@@ -626,7 +731,74 @@ mod tests {
             })
         );
         assert_eq!(p("--help").unwrap().cmd, Command::Help);
+        assert!(
+            p("--make-it-fail --as-uid 3 bind --group 1")
+                .unwrap()
+                .make_it_fail
+        );
+        assert!(!p("bind --group 1").unwrap().make_it_fail);
         assert!(p("").is_err());
         assert!(p("--as-uid").is_err());
+    }
+
+    #[test]
+    fn fuzz_args() {
+        assert_eq!(
+            p("fuzz --seed 0x10 --count 20000 --as-uid 1000 --batch-max 64")
+                .unwrap()
+                .cmd,
+            Command::Fuzz(FuzzOpts {
+                seed: 16,
+                count: 20000,
+                as_uid: Some(1000),
+                batch_max: 64,
+            })
+        );
+        let Command::Fuzz(f) = p("fuzz --seed 1 --count 2").unwrap().cmd else {
+            panic!()
+        };
+        assert_eq!((f.as_uid, f.batch_max), (None, DEFAULT_BATCH_MAX));
+        assert!(p("fuzz --count 2").is_err());
+        assert!(p("fuzz --seed 1").is_err());
+        assert!(p("fuzz --seed 1 --count 2 --batch-max 0").is_err());
+        assert!(p("--as-uid 5 fuzz --seed 1 --count 2 --as-uid 5").is_err());
+    }
+
+    #[test]
+    fn insmod_rmmod_args() {
+        assert_eq!(
+            p("insmod --fail-nth 7 /modules/cn_test.ko interval_ms=0 reply=1")
+                .unwrap()
+                .cmd,
+            Command::Insmod(InsmodOpts {
+                fail_nth: Some(7),
+                file: "/modules/cn_test.ko".into(),
+                params: "interval_ms=0 reply=1".into(),
+            })
+        );
+        assert_eq!(
+            p("insmod --fail-nth=2 x.ko").unwrap().cmd,
+            Command::Insmod(InsmodOpts {
+                fail_nth: Some(2),
+                file: "x.ko".into(),
+                params: String::new(),
+            })
+        );
+        let Command::Insmod(i) = p("insmod x.ko").unwrap().cmd else {
+            panic!()
+        };
+        assert_eq!(i.fail_nth, None);
+        assert!(p("insmod").is_err());
+        assert!(p("insmod --fail-nth 3").is_err());
+        assert!(p("insmod --fail-nth 0 x.ko").is_err());
+        assert!(p("insmod --bogus x.ko").is_err());
+        assert_eq!(
+            p("rmmod cn_test.ko").unwrap().cmd,
+            Command::Rmmod {
+                name: "cn_test".into()
+            }
+        );
+        assert!(p("rmmod").is_err());
+        assert!(p("rmmod a b").is_err());
     }
 }

@@ -19,6 +19,10 @@ pub enum Ctx {
     Recv,
     /// setgroups/setgid/setuid for --as-uid
     Creds,
+    /// /proc/thread-self/fail-nth or make-it-fail
+    FaultInjection,
+    /// finit_module / delete_module
+    Module,
 }
 
 impl Ctx {
@@ -30,6 +34,8 @@ impl Ctx {
             Ctx::Send => "sending to the kernel".into(),
             Ctx::Recv => "receiving".into(),
             Ctx::Creds => "dropping privileges (--as-uid)".into(),
+            Ctx::FaultInjection => "fault injection".into(),
+            Ctx::Module => "loading or unloading a module".into(),
         }
     }
 }

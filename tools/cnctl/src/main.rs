@@ -3,6 +3,7 @@
 
 mod cli;
 mod errors;
+mod fuzz;
 mod wire;
 
 use std::io::{self, Write};
@@ -12,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use netlink_sys::{protocols::NETLINK_CONNECTOR, Socket, SocketAddr};
 
-use cli::{Command, FloodOpts, ListenOpts, NotifyOpts, ProcOpts, RawOpts, SendOpts};
+use cli::{
+    Command, FloodOpts, FuzzOpts, InsmodOpts, ListenOpts, NotifyOpts, ProcOpts, RawOpts, SendOpts,
+};
 use errors::{Ctx, Fatal};
 use wire::{NlItem, ProcEvent};
 
@@ -63,10 +66,17 @@ struct Conn {
     lossy: bool,
 }
 
+/// `--make-it-fail`: set the flag once the socket is open (see [`make_it_fail`]).
+static MAKE_IT_FAIL_AFTER_OPEN: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 impl Conn {
     fn open() -> Res<Conn> {
         let mut sock = Socket::new(NETLINK_CONNECTOR).map_err(|e| Fatal::io(&e, Ctx::Socket))?;
         sock.bind_auto().map_err(|e| Fatal::io(&e, Ctx::Bind))?;
+        if MAKE_IT_FAIL_AFTER_OPEN.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            make_it_fail()?;
+        }
         Ok(Conn {
             sock,
             buf: vec![0; RECV_BUF_LEN],
@@ -84,6 +94,25 @@ impl Conn {
     /// Send one datagram to the kernel (port id 0, no groups).
     fn send_kernel(&self, bytes: &[u8]) -> io::Result<usize> {
         self.sock.send_to(bytes, &SocketAddr::new(0, 0), 0)
+    }
+
+    /// Read and drop every datagram waiting in the receive queue, without
+    /// blocking. Returns (datagrams read, receive buffer overruns seen).
+    fn drain(&mut self) -> Res<(u64, u64)> {
+        let (mut read, mut overruns) = (0, 0);
+        loop {
+            let mut slice = &mut self.buf[..];
+            match self
+                .sock
+                .recv(&mut slice, libc::MSG_DONTWAIT | libc::MSG_TRUNC)
+            {
+                Ok(_) => read += 1,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((read, overruns)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => overruns += 1,
+                Err(e) => return Err(Fatal::io(&e, Ctx::Recv)),
+            }
+        }
     }
 
     /// Wait for one datagram until `deadline` (`None`: forever).
@@ -551,7 +580,240 @@ fn cmd_proc(o: &ProcOpts) -> Res<u8> {
     Ok(code)
 }
 
+/// How often `fuzz` drains what comes back (acks, replies, errors).
+const FUZZ_DRAIN_EVERY: u64 = 8;
+/// How often `fuzz` notes its progress on stderr.
+const FUZZ_PROGRESS_EVERY: u64 = 100_000;
+
+/// Errors of `sendmsg` that `fuzz` counts and goes on after: the kernel
+/// refusing a datagram (EINVAL, EMSGSIZE, EPERM; ENODATA: netlink refuses
+/// a zero-length datagram), lacking memory or buffer space
+/// (ENOMEM, ENOBUFS, EAGAIN; also under fault injection), a signal.
+fn fuzz_error_is_expected(errno: i32) -> bool {
+    matches!(
+        errno,
+        libc::EAGAIN
+            | libc::ENOBUFS
+            | libc::EPERM
+            | libc::EINVAL
+            | libc::EMSGSIZE
+            | libc::ENODATA
+            | libc::ENOMEM
+            | libc::EINTR
+    )
+}
+
+fn cmd_fuzz(o: &FuzzOpts) -> Res<u8> {
+    if let Some(uid) = o.as_uid {
+        drop_privileges(uid)?;
+    }
+    let mut conn = Conn::open()?;
+    conn.sock
+        .set_non_blocking(true)
+        .map_err(|e| Fatal::io(&e, Ctx::Socket))?;
+    let mut gen = fuzz::Generator::new(o.seed, o.batch_max);
+    let (mut messages, mut bytes, mut send_errors) = (0u64, 0u64, 0u64);
+    let (mut replies, mut overruns) = (0u64, 0u64);
+    let mut by_errno: std::collections::BTreeMap<i32, u64> = Default::default();
+    let start = Instant::now();
+    for i in 1..=o.count {
+        let d = gen.next_datagram();
+        messages += u64::from(d.messages);
+        bytes += d.bytes.len() as u64;
+        if let Err(e) = conn.send_kernel(&d.bytes) {
+            let errno = e.raw_os_error().unwrap_or(0);
+            if !fuzz_error_is_expected(errno) {
+                return Err(Fatal(format!(
+                    "datagram {i} of seed {}: {}",
+                    o.seed,
+                    Fatal::io(&e, Ctx::Send).0
+                )));
+            }
+            send_errors += 1;
+            *by_errno.entry(errno).or_default() += 1;
+        }
+        if i % FUZZ_DRAIN_EVERY == 0 || i == o.count {
+            let (r, v) = conn.drain()?;
+            replies += r;
+            overruns += v;
+        }
+        if i % FUZZ_PROGRESS_EVERY == 0 && i < o.count {
+            eprintln!("fuzz: {i} datagrams in {} ms", start.elapsed().as_millis());
+        }
+    }
+    let ms = start.elapsed().as_millis();
+    let errnos: Vec<String> = by_errno
+        .iter()
+        .map(|(e, n)| format!("{}={n}", errors::errno_name(*e).unwrap_or("?")))
+        .collect();
+    eprintln!(
+        "fuzz: replies={replies} overruns={overruns} elapsed_ms={ms} datagrams_per_s={} \
+         send-errors-by-errno: {}",
+        u128::from(o.count) * 1000 / ms.max(1),
+        if errnos.is_empty() {
+            "none".to_string()
+        } else {
+            errnos.join(" ")
+        }
+    );
+    emit(&format!(
+        "fuzz: seed={} datagrams={} messages={messages} bytes={bytes} send-errors={send_errors}",
+        o.seed, o.count
+    ))?;
+    Ok(EXIT_OK)
+}
+
+/// Open a file of /proc for reading and writing (raw fd, closed on drop).
+fn open_proc(path: &std::ffi::CStr) -> Res<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: a valid C string; the returned descriptor is owned here.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+    if fd < 0 {
+        let e = io::Error::last_os_error();
+        return Err(Fatal(format!(
+            "{}: {} (a kernel with CONFIG_FAULT_INJECTION and /proc mounted is needed)",
+            path.to_string_lossy(),
+            errors::describe_errno(e.raw_os_error().unwrap_or(0), Ctx::FaultInjection)
+        )));
+    }
+    // SAFETY: fd was just opened and is not owned elsewhere.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Write `text` to an open /proc file at offset 0.
+fn proc_write(fd: &std::os::fd::OwnedFd, text: &[u8]) -> io::Result<()> {
+    // SAFETY: the buffer is valid for text.len() bytes.
+    let r = unsafe { libc::pwrite(fd.as_raw_fd(), text.as_ptr().cast(), text.len(), 0) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Read an unsigned number from an open /proc file.
+fn proc_read_u32(fd: &std::os::fd::OwnedFd) -> Res<u32> {
+    let mut buf = [0u8; 32];
+    // SAFETY: the buffer is valid for its length.
+    let n = unsafe { libc::pread(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return Err(Fatal::io(&e, Ctx::FaultInjection));
+    }
+    let text = String::from_utf8_lossy(&buf[..n as usize]);
+    text.trim()
+        .parse()
+        .map_err(|_| Fatal(format!("fail-nth: unexpected contents '{}'", text.trim())))
+}
+
+fn cmd_insmod(o: &InsmodOpts) -> Res<u8> {
+    use std::ffi::CString;
+    let file = std::fs::File::open(&o.file).map_err(|e| {
+        Fatal(format!(
+            "{}: {}",
+            o.file,
+            errors::describe_errno(e.raw_os_error().unwrap_or(0), Ctx::Module)
+        ))
+    })?;
+    let params = CString::new(o.params.as_str())
+        .map_err(|_| Fatal("insmod: a parameter contains a NUL byte".into()))?;
+    // Everything is prepared before fail-nth is armed: from the write on,
+    // every slab allocation of this thread counts, so nothing but the load
+    // itself may run in between.
+    let fail_nth = match o.fail_nth {
+        Some(n) => Some((open_proc(c"/proc/thread-self/fail-nth")?, n.to_string())),
+        None => None,
+    };
+    if let Some((fd, n)) = &fail_nth {
+        proc_write(fd, n.as_bytes()).map_err(|e| Fatal::io(&e, Ctx::FaultInjection))?;
+    }
+    // SAFETY: a valid descriptor and C string; flags 0.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_finit_module,
+            file.as_raw_fd(),
+            params.as_ptr(),
+            0 as libc::c_int,
+        )
+    };
+    let result = if r < 0 {
+        -io::Error::last_os_error().raw_os_error().unwrap_or(0)
+    } else {
+        0
+    };
+    // What is left of the count: 0 if the N-th allocation came (and failed),
+    // else N minus the allocations the load made. Read before anything else
+    // (even a heap allocation here can make a system call that allocates).
+    let mut injected = None;
+    if let Some((fd, n)) = &fail_nth {
+        let left = proc_read_u32(fd)?;
+        if left != 0 {
+            // Disarm, so that nothing after the load fails by surprise.
+            proc_write(fd, b"0").map_err(|e| Fatal::io(&e, Ctx::FaultInjection))?;
+        }
+        injected = Some((n, if left == 0 { "yes" } else { "no" }));
+    }
+    let mut line = String::from("insmod:");
+    if let Some((n, yes_no)) = injected {
+        line += &format!(" fail-nth={n} injected={yes_no}");
+    }
+    line += &format!(" result={result}");
+    emit(&line)?;
+    if result != 0 {
+        eprintln!(
+            "insmod {}: {}",
+            o.file,
+            errors::describe_errno(-result, Ctx::Module)
+        );
+    }
+    Ok(if result == 0 { EXIT_OK } else { EXIT_TIMEOUT })
+}
+
+fn cmd_rmmod(name: &str) -> Res<u8> {
+    let cname = std::ffi::CString::new(name)
+        .map_err(|_| Fatal("rmmod: the name contains a NUL byte".into()))?;
+    // SAFETY: a valid C string.
+    let r = unsafe { libc::syscall(libc::SYS_delete_module, cname.as_ptr(), libc::O_NONBLOCK) };
+    let result = if r < 0 {
+        -io::Error::last_os_error().raw_os_error().unwrap_or(0)
+    } else {
+        0
+    };
+    emit(&format!("rmmod: {name} result={result}"))?;
+    if result != 0 {
+        eprintln!(
+            "rmmod {name}: {}",
+            errors::describe_errno(-result, Ctx::Module)
+        );
+    }
+    Ok(if result == 0 { EXIT_OK } else { EXIT_TIMEOUT })
+}
+
+/// Sets /proc/thread-self/make-it-fail: from now on, with failslab's
+/// task-filter, this thread's allocations may fail.
+fn make_it_fail() -> Res<()> {
+    let fd = open_proc(c"/proc/thread-self/make-it-fail")?;
+    proc_write(&fd, b"1").map_err(|e| Fatal::io(&e, Ctx::FaultInjection))
+}
+
 fn run(cli: &cli::Cli) -> Res<u8> {
+    if cli.make_it_fail {
+        // Commands with a socket set the flag once it is open and bound, so that the faults
+        // fall on the messages and what the kernel does with them, not mostly on creating the
+        // socket. Writing the flag needs CAP_SYS_RESOURCE at the time of the write: with
+        // --as-uid it is set now, before the privileges go.
+        let drops =
+            cli.as_uid.is_some() || matches!(&cli.cmd, Command::Fuzz(o) if o.as_uid.is_some());
+        let socket = !matches!(
+            cli.cmd,
+            Command::Insmod(_) | Command::Rmmod { .. } | Command::Help
+        );
+        if socket && !drops {
+            MAKE_IT_FAIL_AFTER_OPEN.store(true, std::sync::atomic::Ordering::Relaxed);
+        } else {
+            make_it_fail()?;
+        }
+    }
     if let Some(uid) = cli.as_uid {
         drop_privileges(uid)?;
     }
@@ -567,6 +829,9 @@ fn run(cli: &cli::Cli) -> Res<u8> {
         Command::Bind { group } => cmd_bind(*group),
         Command::Notify(o) => cmd_notify(o),
         Command::Proc(o) => cmd_proc(o),
+        Command::Fuzz(o) => cmd_fuzz(o),
+        Command::Insmod(o) => cmd_insmod(o),
+        Command::Rmmod { name } => cmd_rmmod(name),
     }
 }
 
