@@ -1,0 +1,162 @@
+# Adversarial: everything at once on -smp 2, for 25 s:
+#  - two senders flooding {14, 0x456}, one pinned to each CPU (root and uid 1000; `cnctl flood`,
+#    which never reads, in a loop of 1000-message runs, each a new socket),
+#  - load/unload churn of the peers, which share their ids: the Rust cn_test.ko (reply=1, a 1 ms
+#    timer) and the C cn_test_c.ko in turn, each unload bounded to 10 s,
+#  - two readers of /proc/net/connector, each listing checked (header, `%-15s %u:%u` lines),
+#  - notification requests added (listening 1 s on group 7) and removed in a loop, each acked 0,
+#  - short process events listeners, root and uid 1000, opening and closing;
+# then a liveness check: the churn never got stuck, notifications arrived, cn_test loads and gets
+# a good message, the listing is exactly what is registered, no notification request is left, a
+# process events listener gets the events of a child, and everything unloads.
+# configs: rust
+. /tests/lib.sh
+. /tests/cn.sh
+. /tests/adv.sh
+DURATION=25
+load_proc
+stop=/tmp/stop
+errs=/tmp/errors
+rm -f $stop $errs
+touch $errs
+err() { echo "$*" >>$errs; }
+
+# flood_loop CPU [--as-uid U]: floods pinned to CPU, in runs of 1000 messages, each from a new
+# socket, until the stop file appears; the running cnctl's pid is in /tmp/flood.CPU.pid.
+flood_loop() {
+	_cpu=$1
+	shift
+	while [ ! -e $stop ]; do
+		taskset $((1 << _cpu)) cnctl "$@" flood --idx $CN_IDX --val $CN_VAL --count 1000 \
+			--data x >/dev/null 2>&1 &
+		echo $! >/tmp/flood.$_cpu.pid
+		wait $!
+	done
+}
+flood_loop 0 &
+flood1=$!
+flood_loop 1 --as-uid 1000 &
+flood2=$!
+
+# rmmod_within NAME SECS: rmmod NAME, failing (returning 1) if it takes longer than SECS.
+rmmod_within() {
+	rmmod "$1" &
+	_rm=$!
+	_end=$(($(date +%s) + $2))
+	while kill -0 $_rm 2>/dev/null; do
+		if [ "$(date +%s)" -ge $_end ]; then
+			err "rmmod $1 stuck for $2 s: state $(cut -d' ' -f3 /proc/$_rm/stat 2>/dev/null)," \
+				"wchan $(cat /proc/$_rm/wchan 2>/dev/null)"
+			return 1
+		fi
+		sleep 0.1
+	done
+	wait $_rm || err "rmmod $1 failed"
+}
+churn() {
+	_n=0
+	while [ ! -e $stop ]; do
+		insmod /modules/cn_test.ko interval_ms=1 reply=1 || err "insmod cn_test.ko failed"
+		sleep 0.3
+		rmmod_within cn_test 10 || return
+		insmod /modules/cn_test_c.ko || err "insmod cn_test_c.ko failed"
+		sleep 0.3
+		rmmod_within cn_test_c 10 || return
+		_n=$((_n + 2))
+	done
+	echo "churn: $_n loads and unloads"
+}
+churn &
+churner=$!
+
+proc_reader() {
+	_n=0
+	while [ ! -e $stop ]; do
+		cat /proc/net/connector >/tmp/listing.$1 || err "cannot read /proc/net/connector"
+		awk 'NR == 1 && $0 != "Name            ID" { bad = 1 }
+			NR > 1 && $0 !~ /^[^ ]+ +[0-9]+:[0-9]+$/ { bad = 1 }
+			END { exit bad || NR < 2 }' /tmp/listing.$1 ||
+			err "bad listing: $(cat /tmp/listing.$1)"
+		_n=$((_n + 1))
+	done
+	echo "reader $1: $_n listings"
+}
+proc_reader 1 &
+reader1=$!
+proc_reader 2 &
+reader2=$!
+
+notifier() {
+	_n=0
+	while [ ! -e $stop ]; do
+		cnctl notify --add 7 --idx 14:1 --val 0x456:2 --nl-ack --listen-ms 1000 >/tmp/notify.out 2>&1
+		grep -q "^nlack error=0$" /tmp/notify.out || err "notification request not acked 0: $(cat /tmp/notify.out)"
+		grep "^recv idx=14 " /tmp/notify.out >>/tmp/notifications
+		_out=$(cnctl notify --remove --idx 14:1 --val 0x456:2 --nl-ack 2>/dev/null)
+		[ "$_out" = "nlack error=0" ] || err "notification removal not acked 0: $_out"
+		_n=$((_n + 1))
+	done
+	echo "notifier: $_n requests"
+}
+rm -f /tmp/notifications
+touch /tmp/notifications
+notifier &
+notifier=$!
+
+proc_listeners() {
+	_n=0
+	while [ ! -e $stop ]; do
+		cnctl proc --timeout-ms 300 >/dev/null 2>&1 || err "root proc listener failed"
+		cnctl --as-uid 1000 proc --timeout-ms 300 >/dev/null 2>&1 || err "uid 1000 proc listener failed"
+		_n=$((_n + 2))
+	done
+	echo "proc listeners: $_n"
+}
+proc_listeners &
+listeners=$!
+
+t0=$(date +%s)
+while [ $(($(date +%s) - t0)) -lt $DURATION ] && kill -0 $churner 2>/dev/null; do
+	sleep 1
+done
+touch $stop
+echo "stopping after $(($(date +%s) - t0)) s"
+# A churn stuck in an unload ends early: let the others finish their round (bounded).
+end=$(($(date +%s) + 20))
+for pid in $churner $reader1 $reader2 $notifier $listeners; do
+	while kill -0 $pid 2>/dev/null && [ "$(date +%s)" -lt $end ]; do
+		sleep 0.2
+	done
+done
+kill -KILL $flood1 $flood2 $(cat /tmp/flood.0.pid /tmp/flood.1.pid) 2>/dev/null
+wait
+echo "---- problems during the run"
+cat $errs
+[ -s $errs ] && fail "$(head -n 1 $errs)"
+echo "notifications received: $(wc -l </tmp/notifications)"
+grep -q "ack=0 " /tmp/notifications || fail "no notification of an added callback arrived during the churn"
+
+# Liveness (the core and cn_proc_example stay loaded from the start).
+for m in cn_test cn_test_c; do
+	if is_loaded $m; then rmmod_within $m 10 || fail "$(cat $errs)"; fi
+done
+load_peer interval_ms=0
+mark_dmesg
+send_good 999
+expect_delivered 999
+listing=$(cn_users)
+echo "$listing"
+expected="Name            ID
+cn_control      4294967295:4294967295
+cn_proc         1:1
+cn_test         14:1110
+cn_test         14:1111"
+[ "$(echo "$listing" | sort)" = "$(echo "$expected" | sort)" ] || fail "listing is not what is registered"
+out=$(cnctl notify --remove --idx 14:1 --val 0x456:2 --nl-ack 2>/dev/null)
+[ "$out" = "nlack error=-2" ] || fail "a notification request was left behind: removal answered '$out'"
+start_proc_listener /tmp/root.out
+child_events /tmp/root.out "after the churn"
+kill $listener
+wait $listener
+unload_all || fail "cannot unload everything"
+echo "took $(elapsed) s"
