@@ -4,9 +4,11 @@
 #  - load/unload churn of the peers, which share their ids: the Rust cn_test.ko (reply=1, a 1 ms
 #    timer) and the C cn_test_c.ko in turn, each unload bounded to 10 s,
 #  - two readers of /proc/net/connector, each listing checked (header, `%-15s %u:%u` lines),
-#  - notification requests added (listening 1 s on group 7) and removed in a loop, each acked 0,
+#  - notification requests (val 0x456 only) added, listening 1 s on group 7, and removed in a
+#    loop, each acked 0, while one request (0x456 and 0x457) on group 8 watches the whole run,
 #  - short process events listeners, root and uid 1000, opening and closing;
-# then a liveness check: the churn never got stuck, notifications arrived, cn_test loads and gets
+# then a liveness check: the churn never got stuck, the watcher got exactly two notifications per
+# load and per unload, cn_test loads and gets
 # a good message, the listing is exactly what is registered, no notification request is left, a
 # process events listener gets the events of a child, and everything unloads.
 # configs: rust
@@ -17,9 +19,16 @@ DURATION=25
 load_proc
 stop=/tmp/stop
 errs=/tmp/errors
-rm -f $stop $errs
+rm -f $stop $errs /tmp/churn.count
 touch $errs
 err() { echo "$*" >>$errs; }
+
+# A notification request watching both peer ids for the whole run, on group 8: every load and
+# unload of either peer must reach it (two ids each).
+cnctl notify --add 8 --idx 14:1 --val 0x456:2 --nl-ack --listen-ms 600000 >/tmp/watch.out \
+	2>/tmp/watch.err &
+watcher=$!
+wait_for /tmp/watch.err "^listening group=8" 20 "the notification watcher did not start"
 
 # flood_loop CPU [--as-uid U]: floods pinned to CPU, in runs of 1000 messages, each from a new
 # socket, until the stop file appears; the running cnctl's pid is in /tmp/flood.CPU.pid.
@@ -51,20 +60,30 @@ rmmod_within() {
 		fi
 		sleep 0.1
 	done
-	wait $_rm || err "rmmod $1 failed"
+	wait $_rm || { err "rmmod $1 failed"; return 2; }
 }
+# churn: loads and unloads the two peers in turn until the stop file appears (or an unload is
+# stuck); the numbers of successful loads and unloads go to /tmp/churn.count.
 churn() {
-	_n=0
+	_loads=0
+	_unloads=0
 	while [ ! -e $stop ]; do
-		insmod /modules/cn_test.ko interval_ms=1 reply=1 || err "insmod cn_test.ko failed"
-		sleep 0.3
-		rmmod_within cn_test 10 || return
-		insmod /modules/cn_test_c.ko || err "insmod cn_test_c.ko failed"
-		sleep 0.3
-		rmmod_within cn_test_c 10 || return
-		_n=$((_n + 2))
+		for _ko in cn_test cn_test_c; do
+			_params=
+			[ $_ko = cn_test ] && _params="interval_ms=1 reply=1"
+			# shellcheck disable=SC2086
+			if insmod /modules/$_ko.ko $_params; then
+				_loads=$((_loads + 1))
+			else
+				err "insmod $_ko.ko failed"
+			fi
+			sleep 0.3
+			rmmod_within $_ko 10 || break 2
+			_unloads=$((_unloads + 1))
+		done
 	done
-	echo "churn: $_n loads and unloads"
+	echo "$_loads $_unloads" >/tmp/churn.count
+	echo "churn: $_loads loads, $_unloads unloads"
 }
 churn &
 churner=$!
@@ -89,17 +108,14 @@ reader2=$!
 notifier() {
 	_n=0
 	while [ ! -e $stop ]; do
-		cnctl notify --add 7 --idx 14:1 --val 0x456:2 --nl-ack --listen-ms 1000 >/tmp/notify.out 2>&1
+		cnctl notify --add 7 --idx 14:1 --val 0x456:1 --nl-ack --listen-ms 1000 >/tmp/notify.out 2>&1
 		grep -q "^nlack error=0$" /tmp/notify.out || err "notification request not acked 0: $(cat /tmp/notify.out)"
-		grep "^recv idx=14 " /tmp/notify.out >>/tmp/notifications
-		_out=$(cnctl notify --remove --idx 14:1 --val 0x456:2 --nl-ack 2>/dev/null)
+		_out=$(cnctl notify --remove --idx 14:1 --val 0x456:1 --nl-ack 2>/dev/null)
 		[ "$_out" = "nlack error=0" ] || err "notification removal not acked 0: $_out"
 		_n=$((_n + 1))
 	done
 	echo "notifier: $_n requests"
 }
-rm -f /tmp/notifications
-touch /tmp/notifications
 notifier &
 notifier=$!
 
@@ -129,12 +145,21 @@ for pid in $churner $reader1 $reader2 $notifier $listeners; do
 	done
 done
 kill -KILL $flood1 $flood2 $(cat /tmp/flood.0.pid /tmp/flood.1.pid) 2>/dev/null
-wait
+wait $churner $reader1 $reader2 $notifier $listeners $flood1 $flood2
 echo "---- problems during the run"
 cat $errs
 [ -s $errs ] && fail "$(head -n 1 $errs)"
-echo "notifications received: $(wc -l </tmp/notifications)"
-grep -q "ack=0 " /tmp/notifications || fail "no notification of an added callback arrived during the churn"
+sleep 1
+kill $watcher
+wait $watcher
+read -r loads unloads </tmp/churn.count
+added=$(grep -c "^recv idx=14 val=111[01] seq=0 ack=0 " /tmp/watch.out)
+removed=$(grep -c "^recv idx=14 val=111[01] seq=0 ack=1 " /tmp/watch.out)
+echo "notifications: $added added, $removed removed, for $loads loads and $unloads unloads"
+[ "$added" = $((2 * loads)) ] && [ "$removed" = $((2 * unloads)) ] ||
+	fail "expected $((2 * loads)) added and $((2 * unloads)) removed notifications"
+out=$(cnctl notify --remove --idx 14:1 --val 0x456:2 --nl-ack 2>/dev/null)
+[ "$out" = "nlack error=0" ] || fail "the watcher's request could not be removed: '$out'"
 
 # Liveness (the core and cn_proc_example stay loaded from the start).
 for m in cn_test cn_test_c; do
@@ -152,8 +177,11 @@ cn_proc         1:1
 cn_test         14:1110
 cn_test         14:1111"
 [ "$(echo "$listing" | sort)" = "$(echo "$expected" | sort)" ] || fail "listing is not what is registered"
-out=$(cnctl notify --remove --idx 14:1 --val 0x456:2 --nl-ack 2>/dev/null)
-[ "$out" = "nlack error=-2" ] || fail "a notification request was left behind: removal answered '$out'"
+for vals in 0x456:1 0x456:2; do
+	out=$(cnctl notify --remove --idx 14:1 --val $vals --nl-ack 2>/dev/null)
+	[ "$out" = "nlack error=-2" ] ||
+		fail "a notification request (val $vals) was left behind: removal answered '$out'"
+done
 start_proc_listener /tmp/root.out
 child_events /tmp/root.out "after the churn"
 kill $listener
