@@ -15,14 +15,16 @@ cnctl --as-uid 1000 flood --idx $CN_IDX --val $CN_VAL --count 100000000 --data x
 flood=$!
 # rmem PID: the receive queue (bytes) of the connector socket bound to port PID, or 0.
 rmem() { awk -v p="$1" '$2 == 11 && $3 == p { r = $5 } END { print r + 0 }' /proc/net/netlink; }
-# The queue is full when it holds more than 64 KiB and stops growing for a second (replies then
-# block the sender, or are dropped); the test kernel has no /proc/sys to read the buffer size.
+# The queue is full when it holds more than 64 KiB and stays the same for two seconds (replies
+# then block the sender, or are dropped); the test kernel has no /proc/sys to read the size from.
 prev=0
+prev2=0
 end=$(($(date +%s) + 60))
 while :; do
 	sleep 1
 	now=$(rmem $flood)
-	[ "$now" -gt 65536 ] && [ "$now" = "$prev" ] && break
+	[ "$now" -gt 65536 ] && [ "$now" = "$prev" ] && [ "$now" = "$prev2" ] && break
+	prev2=$prev
 	prev=$now
 	kill -0 $flood 2>/dev/null || fail "the flooder ended: $(cat /tmp/flood.out)"
 	[ "$(date +%s)" -lt $end ] || fail "the flooder's receive queue did not fill within 60 s: $now bytes"
