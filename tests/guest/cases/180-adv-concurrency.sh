@@ -1,8 +1,9 @@
 # Adversarial: everything at once on -smp 2, for 25 s:
-#  - two senders flooding {14, 0x456}, one pinned to each CPU (root and uid 1000; `cnctl flood`,
-#    which never reads, in a loop of 1000-message runs, each a new socket),
-#  - load/unload churn of the peers, which share their ids: the Rust cn_test.ko (reply=1, a 1 ms
-#    timer) and the C cn_test_c.ko in turn, each unload bounded to 10 s,
+#  - two senders flooding {14, 0x456} with 2000-byte messages, one pinned to each CPU (root and
+#    uid 1000; `cnctl flood`, which never reads, in a loop of 1000-message runs, each a new socket),
+#  - load/unload churn of the peers, which share their ids: the Rust cn_test.ko (reply=1, a 20 ms
+#    timer; unloaded once a flooder's receive queue is full of its replies, or after 15 s) and the
+#    C cn_test_c.ko in turn, each unload bounded to 10 s,
 #  - two readers of /proc/net/connector, each listing checked (header, `%-15s %u:%u` lines),
 #  - notification requests (val 0x456 only) added, listening 1 s on group 7, and removed in a
 #    loop, each acked 0, while one request (0x456 and 0x457) on group 8 watches the whole run,
@@ -37,11 +38,13 @@ flood_loop() {
 	shift
 	while [ ! -e $stop ]; do
 		taskset $((1 << _cpu)) cnctl "$@" flood --idx $CN_IDX --val $CN_VAL --count 1000 \
-			--data x >/dev/null 2>&1 &
+			--data "$payload" >/dev/null 2>&1 &
 		echo $! >/tmp/flood.$_cpu.pid
 		wait $!
 	done
 }
+# 2000 bytes a message: a few dozen replies fill a receive queue even on a slow machine.
+payload=$(repeat 2000 x)
 flood_loop 0 &
 flood1=$!
 flood_loop 1 --as-uid 1000 &
@@ -62,28 +65,49 @@ rmmod_within() {
 	done
 	wait $_rm || { err "rmmod $1 failed"; return 2; }
 }
+# full_queue SECS: waits up to SECS for a flooder's receive queue to fill with replies: a
+# connector socket with more than 64 KiB queued that stayed the same for 1 s. Returns 1 if none.
+full_queue() {
+	_end=$(($(date +%s) + $1))
+	_prev=
+	while [ "$(date +%s)" -lt $_end ]; do
+		_now=$(awk '$2 == 11 && $5 > 65536 { printf "%s:%s ", $3, $5 }' /proc/net/netlink)
+		for _s in $_now; do
+			case " $_prev " in *" $_s "*) return 0 ;; esac
+		done
+		_prev=$_now
+		sleep 1
+	done
+	return 1
+}
 # churn: loads and unloads the two peers in turn until the stop file appears (or an unload is
 # stuck); the numbers of successful loads and unloads go to /tmp/churn.count.
 churn() {
 	_loads=0
 	_unloads=0
+	_full=0
 	while [ ! -e $stop ]; do
 		for _ko in cn_test cn_test_c; do
 			_params=
-			[ $_ko = cn_test ] && _params="interval_ms=1 reply=1"
+			[ $_ko = cn_test ] && _params="interval_ms=20 reply=1"
 			# shellcheck disable=SC2086
 			if insmod /modules/$_ko.ko $_params; then
 				_loads=$((_loads + 1))
 			else
 				err "insmod $_ko.ko failed"
 			fi
-			sleep 0.3
+			# cn_test answers each message: let a flooder's queue fill before the unload.
+			if [ $_ko = cn_test ]; then
+				full_queue 15 && _full=$((_full + 1))
+			else
+				sleep 0.3
+			fi
 			rmmod_within $_ko 10 || break 2
 			_unloads=$((_unloads + 1))
 		done
 	done
 	echo "$_loads $_unloads" >/tmp/churn.count
-	echo "churn: $_loads loads, $_unloads unloads"
+	echo "churn: $_loads loads, $_unloads unloads; $_full times a flooder's queue was full at an unload of cn_test"
 }
 churn &
 churner=$!
