@@ -457,6 +457,7 @@ impl SeqOut<'_> {
     }
 }
 
+#[cfg(CONFIG_LOCKDEP)]
 extern "C" {
     // `cn_helpers.c`: lockdep maps are macros and static inlines.
     fn cn_wait_map_new(name: *const c_char) -> *mut c_void;
@@ -469,14 +470,15 @@ extern "C" {
 /// lock class of its own, held while it runs (from [`WaitMap::start`] to [`WaitMap::end`]) and
 /// taken, empty-handed, by the waiter before it waits ([`WaitMap::will_wait`]), as `flush_work()`
 /// does. So a wait from inside the thing waited for, or under a lock that it takes, is a lockdep
-/// report instead of a silent hang. Costs nothing without `CONFIG_LOCKDEP`.
+/// report instead of a silent hang. Without `CONFIG_LOCKDEP` it is empty and costs nothing.
 ///
 /// Unbalanced calls are reported by lockdep ("bad unlock balance"); they are no memory error.
 ///
 /// # Invariants
 ///
-/// `map` was returned by `cn_wait_map_new()` and is owned by this object.
+/// With `CONFIG_LOCKDEP`, `map` was returned by `cn_wait_map_new()` and is owned by this object.
 pub struct WaitMap {
+    #[cfg(CONFIG_LOCKDEP)]
     map: NonNull<c_void>,
 }
 
@@ -488,22 +490,38 @@ unsafe impl Sync for WaitMap {}
 impl WaitMap {
     /// Creates a map of a new lock class named `name` (at most 31 bytes are kept). May sleep.
     pub fn new(name: &CStr) -> Result<Self> {
-        // SAFETY: `name` is a NUL-terminated string, copied by the call.
-        let map = unsafe { cn_wait_map_new(name.as_char_ptr()) };
-        // INVARIANT: A non-null result is a new map that we own.
-        NonNull::new(map).map(|map| Self { map }).ok_or(ENOMEM)
+        #[cfg(CONFIG_LOCKDEP)]
+        {
+            // SAFETY: `name` is a NUL-terminated string, copied by the call.
+            let map = unsafe { cn_wait_map_new(name.as_char_ptr()) };
+            // INVARIANT: A non-null result is a new map that we own.
+            NonNull::new(map).map(|map| Self { map }).ok_or(ENOMEM)
+        }
+        #[cfg(not(CONFIG_LOCKDEP))]
+        {
+            let _ = name;
+            Ok(Self {})
+        }
     }
 
     /// Marks the start of a run in the current task.
+    #[inline]
     pub fn start(&self) {
         // SAFETY: `map` is valid (type invariant).
-        unsafe { cn_wait_map_acquire(self.map.as_ptr()) };
+        #[cfg(CONFIG_LOCKDEP)]
+        unsafe {
+            cn_wait_map_acquire(self.map.as_ptr())
+        };
     }
 
     /// Marks the end of the run that [`WaitMap::start`] started in the current task.
+    #[inline]
     pub fn end(&self) {
         // SAFETY: `map` is valid (type invariant).
-        unsafe { cn_wait_map_release(self.map.as_ptr()) };
+        #[cfg(CONFIG_LOCKDEP)]
+        unsafe {
+            cn_wait_map_release(self.map.as_ptr())
+        };
     }
 
     /// Tells lockdep that the caller is about to wait for the runs to finish.
@@ -513,6 +531,7 @@ impl WaitMap {
     }
 }
 
+#[cfg(CONFIG_LOCKDEP)]
 impl Drop for WaitMap {
     fn drop(&mut self) {
         // SAFETY: We own the map (type invariant).

@@ -2,39 +2,60 @@
 
 //! The connector's callback queue: registered callbacks keyed by [`CbId`].
 //!
-//! The queue lock disables interrupts, so the queue may be used from process, softirq and timer
-//! context. It is never held while a callback runs: a lookup hands out an [`Invocation`] that
-//! keeps its entry alive and counted as running. Removing an entry waits until no invocation of
-//! it is left, so a module may unload right after unregistering. Lockdep sees each entry's
-//! invocations as a lock of the entry's own class ([`WaitMap`]), so removing an entry from its
-//! own callback, or under a lock its callback takes, is reported instead of hanging.
+//! The queue is an RCU list: a lookup takes no lock and writes only the in-flight count of the
+//! entry it finds, so the receive path (any context, any number of CPUs) neither disables
+//! interrupts nor shares a cache line with other ids' traffic. Registration and removal, which
+//! are rare and sleep, are serialised by a spinlock that readers never take.
+//!
+//! No lock is held while a callback runs: a lookup hands out an [`Invocation`] that counts the
+//! entry as running. Removing an entry waits until no invocation of it is left, so a module may
+//! unload right after unregistering. Lockdep sees each entry's invocations as a lock of the
+//! entry's own class ([`WaitMap`]), so removing an entry from its own callback, or under a lock
+//! its callback takes, is reported instead of hanging.
 
 use crate::cn_netlink::WaitMap;
 use crate::connector::{CbId, CN_CBQ_NAMELEN};
+use core::{mem::ManuallyDrop, ptr};
 use kernel::{
-    new_condvar, new_spinlock_irq,
+    bindings, new_condvar, new_spinlock,
     prelude::*,
     sync::{
         atomic::{ordering, Atomic},
-        Arc, CondVar, SpinLockIrq,
+        rcu, CondVar, SpinLock,
     },
+    types::Opaque,
 };
 
 /// Set in [`CallbackEntry::state`] once the entry is being removed: no invocation starts any more,
 /// but its id stays taken until the removal is complete.
 const REMOVED: u32 = 1 << 31;
 
-/// One registered callback.
+/// One registered callback: a node of the queue's RCU list.
+///
+/// # Invariants
+///
+/// Allocated by [`KBox`] and linked into at most one queue. `wait_map` is dropped once, by the
+/// first remover, after the last invocation and every other remover are done, when the node is
+/// unlinked; its memory is freed after an RCU grace period (through `rcu`), so that readers that
+/// still see the node can read `next`, `id`, `name`, `group` and `state`.
+#[repr(C)]
 pub struct CallbackEntry<H> {
+    /// The next node of the list, or null. Written under the queue's lock, read under RCU.
+    next: Atomic<*mut CallbackEntry<H>>,
     id: CbId,
-    name: [u8; CN_CBQ_NAMELEN],
-    handler: H,
     group: u32,
     /// Number of running invocations, plus [`REMOVED`] once the entry is being removed. Only
-    /// removers set [`REMOVED`], under the queue lock.
+    /// removers set [`REMOVED`], under the queue's lock.
     state: Atomic<u32>,
+    /// Removers of the entry other than the one that set [`REMOVED`], while they wait for its
+    /// invocations: the node is not freed before they are done. Changed under the lock.
+    other_removers: Atomic<u32>,
+    name: [u8; CN_CBQ_NAMELEN],
+    handler: H,
     /// The invocations, as lockdep sees them.
-    wait_map: WaitMap,
+    wait_map: ManuallyDrop<WaitMap>,
+    /// For freeing the node after the readers that may still see it.
+    rcu: Opaque<bindings::kvfree_rcu_head>,
 }
 
 impl<H> CallbackEntry<H> {
@@ -59,10 +80,15 @@ impl<H> CallbackEntry<H> {
     }
 }
 
-/// A running invocation of a callback: keeps the entry alive and counted as running.
+/// A running invocation of a callback: keeps the entry counted as running, so its remover waits.
+///
+/// # Invariants
+///
+/// `entry` is linked in `queue` or being removed from it, and this invocation is counted in its
+/// `state`, which keeps the remover from dropping or freeing it.
 pub struct Invocation<'a, H> {
     queue: &'a CallbackQueue<H>,
-    entry: Arc<CallbackEntry<H>>,
+    entry: &'a CallbackEntry<H>,
 }
 
 impl<H> Invocation<'_, H> {
@@ -75,32 +101,89 @@ impl<H> Invocation<'_, H> {
 impl<H> Drop for Invocation<'_, H> {
     fn drop(&mut self) {
         self.entry.wait_map.end();
-        if self.entry.state.fetch_sub(1, ordering::Full) == REMOVED | 1 {
-            // The last invocation of a removed entry: wake its remover. Taking the lock orders
-            // the wake-up after the remover's check of `state` and its going to sleep.
-            let _guard = self.queue.entries.lock();
-            self.queue.idle.notify_all();
-        }
+        // The entry may be freed once the count is down: not touched after this.
+        self.queue.put(self.entry);
     }
 }
 
 /// The callback queue.
 ///
-/// `H` is what is called for a message: a C function pointer in the core.
-#[pin_data]
+/// `H` is what is called for a message: in the core, a C function pointer or the core's own
+/// handler; plain data, never dropped.
+///
+/// # Invariants
+///
+/// `head` is the first node of a singly linked list of [`CallbackEntry`] nodes owned by the queue,
+/// in registration order, changed only under `writers` and published with release stores, so that
+/// readers under RCU see complete nodes. A node unlinked from the list is freed only after an RCU
+/// grace period.
+#[pin_data(PinnedDrop)]
 pub struct CallbackQueue<H> {
+    head: Atomic<*mut CallbackEntry<H>>,
+    /// Serialises registrations and removals; the lock of `idle`. A spinlock, so that the
+    /// wake-up of a remover never sleeps.
     #[pin]
-    entries: SpinLockIrq<KVec<Arc<CallbackEntry<H>>>>,
+    writers: SpinLock<()>,
     /// Signalled when the last invocation of a removed entry ends.
     #[pin]
     idle: CondVar,
 }
 
-impl<H: Send + Sync> CallbackQueue<H> {
+// SAFETY: The list's nodes are shared between threads as `&CallbackEntry<H>`, which hands out
+// `&H`: sending or sharing the queue needs `H: Sync + Send`.
+unsafe impl<H: Send + Sync> Send for CallbackQueue<H> {}
+// SAFETY: As above; the list itself is changed only under the lock and read under RCU.
+unsafe impl<H: Send + Sync> Sync for CallbackQueue<H> {}
+
+impl<H> CallbackQueue<H> {
+    /// The nodes of the list, from the head, for a reader under RCU or a writer under the lock.
+    fn entries<'a>(&'a self, _rcu: &'a rcu::Guard) -> impl Iterator<Item = &'a CallbackEntry<H>> {
+        // SAFETY: `head` and the `next` fields are null or point to nodes of the list (type
+        // invariant), which are freed only after a grace period: valid while `_rcu` is held.
+        // Under the lock alone no node can be unlinked, so none freed.
+        let mut next = unsafe { self.head.load(ordering::Acquire).as_ref() };
+        core::iter::from_fn(move || {
+            let entry = next?;
+            // SAFETY: As above.
+            next = unsafe { entry.next.load(ordering::Acquire).as_ref() };
+            Some(entry)
+        })
+    }
+
+    /// Frees a node that is not (or no longer) in the list, once the readers that may still see
+    /// it are done: its wait map at once, its memory after a grace period.
+    ///
+    /// # Safety
+    ///
+    /// `entry` came from [`KBox::into_raw`], is unlinked, and no invocation of it runs or starts
+    /// (it was never published, or it is [`REMOVED`] with no invocation left).
+    unsafe fn free_unlinked(entry: *mut CallbackEntry<H>) {
+        // SAFETY: By the safety requirements, nothing uses the wait map any more, and the node is
+        // still allocated; readers that still see the node do not touch the wait map (they find it
+        // `REMOVED`, or never found it).
+        unsafe { ManuallyDrop::drop(&mut (*entry).wait_map) };
+        // SAFETY: The node came from `KBox` (kmalloc), so `kvfree()` frees it; `rcu` is its own
+        // head, unused so far; after the grace period no reader can still hold a reference.
+        unsafe { bindings::kvfree_call_rcu((*entry).rcu.get(), entry.cast()) };
+    }
+
+    /// Ends one counted run (or attempt) of `entry`, waking its remover if it was the last.
+    fn put(&self, entry: &CallbackEntry<H>) {
+        if entry.state.fetch_sub(1, ordering::Release) == REMOVED | 1 {
+            // The last invocation of a removed entry: wake its remover. Taking the lock orders
+            // the wake-up after the remover's check of `state` and its going to sleep.
+            let _writers = self.writers.lock();
+            self.idle.notify_all();
+        }
+    }
+}
+
+impl<H: Copy + Send + Sync> CallbackQueue<H> {
     /// Creates an empty queue.
     pub fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            entries <- new_spinlock_irq!(KVec::new(), "cn_queue"),
+            head: Atomic::new(ptr::null_mut()),
+            writers <- new_spinlock!((), "cn_queue"),
             idle <- new_condvar!("cn_queue_idle"),
         })
     }
@@ -114,31 +197,48 @@ impl<H: Send + Sync> CallbackQueue<H> {
         let kept = name.len().min(CN_CBQ_NAMELEN - 1);
         stored[..kept].copy_from_slice(&name[..kept]);
         let wait_map = WaitMap::new(CStr::from_bytes_until_nul(&stored).unwrap_or(c"cn_callback"))?;
-        let entry = Arc::new(
+        let entry = KBox::new(
             CallbackEntry {
+                next: Atomic::new(ptr::null_mut()),
                 id,
-                name: stored,
-                handler,
                 group: id.idx,
                 state: Atomic::new(0),
-                wait_map,
+                other_removers: Atomic::new(0),
+                name: stored,
+                handler,
+                wait_map: ManuallyDrop::new(wait_map),
+                rcu: Opaque::uninit(),
             },
             GFP_KERNEL,
         )?;
-        // On an early return the guard goes first, then the entry: an entry must not be dropped
-        // under the lock (freeing its lockdep class sleeps).
-        let mut entries = self.entries.lock();
-        if entries.iter().any(|e| e.id == id) {
+        let entry = KBox::into_raw(entry);
+        let appended = {
+            let _writers = self.writers.lock();
+            let rcu = rcu::read_lock();
+            let mut tail = &self.head;
+            let mut taken = false;
+            for existing in self.entries(&rcu) {
+                taken |= existing.id == id;
+                tail = &existing.next;
+            }
+            if !taken {
+                // INVARIANT: Appended under the lock, complete before it is published (release).
+                tail.store(entry, ordering::Release);
+            }
+            !taken
+        };
+        if !appended {
+            // SAFETY: Never published, so unlinked and invisible to readers.
+            unsafe { Self::free_unlinked(entry) };
             return Err(EINVAL);
         }
-        // Interrupts are off under the lock, so the vector may only grow atomically.
-        entries.reserve(1, GFP_ATOMIC)?;
-        entries.push_within_capacity(entry).map_err(|_| ENOMEM)
+        Ok(())
     }
 
     /// Removes the callback for `id`: no invocation of it starts any more; once none is running,
-    /// `retire` is called, and then the id is free again. Until then the id stays taken, so that
-    /// `retire` (which drops what the callback left behind) cannot meet a new registration of it.
+    /// `retire` is called, then the entry is unlinked and the id is free again. Until then the id
+    /// stays taken, so that `retire` (which drops what the callback left behind) cannot meet a new
+    /// registration of it.
     ///
     /// Returns whether this call removed the callback. A concurrent removal of the same id also
     /// waits until no invocation is running, but returns `false` (and may return before `retire`
@@ -146,73 +246,116 @@ impl<H: Send + Sync> CallbackQueue<H> {
     /// removed (lockdep reports that).
     pub fn remove(&self, id: CbId, retire: impl FnOnce()) -> bool {
         let (entry, first) = {
-            let entries = self.entries.lock();
-            let Some(entry) = entries.iter().find(|e| e.id == id) else {
+            let _writers = self.writers.lock();
+            let rcu = rcu::read_lock();
+            let Some(entry) = self.entries(&rcu).find(|e| e.id == id) else {
                 return false;
             };
             // Only removers set `REMOVED`, and only under the lock: check and set are one step.
-            let first = entry.state.load(ordering::Relaxed) & REMOVED == 0;
+            let first = entry.is_live();
             if first {
                 entry.state.fetch_add(REMOVED, ordering::Full);
+            } else {
+                entry.other_removers.add(1, ordering::Relaxed);
             }
-            (entry.clone(), first)
+            (ptr::from_ref(entry), first)
         };
-        // No new invocation starts. Outside the queue lock, which invocations may take, tell
-        // lockdep that we wait for the running ones.
+        // SAFETY: Only the first remover unlinks and frees the node, and only once no other
+        // remover is counted in `other_removers`, which this one is if it is not the first.
+        let entry = unsafe { &*entry };
+        // No new invocation starts. Outside the lock, tell lockdep
+        // that we wait for the running ones.
         entry.wait_map.will_wait();
-        {
-            let mut entries = self.entries.lock();
-            while entry.state.load(ordering::Acquire) != REMOVED {
-                self.idle.wait(&mut entries);
+        let mut writers = self.writers.lock();
+        while entry.state.load(ordering::Acquire) != REMOVED {
+            self.idle.wait(&mut writers);
+        }
+        if !first {
+            entry.other_removers.fetch_sub(1, ordering::Relaxed);
+            self.idle.notify_all();
+            return false;
+        }
+        drop(writers);
+        retire();
+        let mut writers = self.writers.lock();
+        while entry.other_removers.load(ordering::Relaxed) != 0 {
+            self.idle.wait(&mut writers);
+        }
+        let rcu = rcu::read_lock();
+        let mut link = &self.head;
+        for node in self.entries(&rcu) {
+            if ptr::eq(node, entry) {
+                // INVARIANT: Unlinked under the lock; readers see the list with or without it.
+                link.store(entry.next.load(ordering::Relaxed), ordering::Release);
+                break;
             }
+            link = &node.next;
         }
-        if first {
-            retire();
-            let unlinked = {
-                let mut entries = self.entries.lock();
-                let position = entries.iter().position(|e| Arc::ptr_eq(e, &entry));
-                position.and_then(|pos| entries.remove(pos).ok())
-            };
-            // Outside the lock: freeing the entry's lockdep class sleeps.
-            drop(unlinked);
-        }
-        first
+        drop(rcu);
+        drop(writers);
+        // SAFETY: Unlinked just now, `REMOVED` with no invocation left, no other remover
+        // waiting, and from `KBox`.
+        unsafe { Self::free_unlinked(ptr::from_ref(entry).cast_mut()) };
+        true
     }
 
     /// Looks up `id` and starts an invocation of its callback.
     pub fn invoke(&self, id: CbId) -> Option<Invocation<'_, H>> {
-        let entries = self.entries.lock();
-        let entry = entries.iter().find(|e| e.id == id && e.is_live())?.clone();
-        // Not `REMOVED` (checked under the lock, under which removers set it): a remover will
-        // wait for us.
-        entry.state.fetch_add(1, ordering::Relaxed);
-        drop(entries);
+        let rcu = rcu::read_lock();
+        let entry = self.entries(&rcu).find(|e| e.id == id)?;
+        // Counted before the check: a remover that set `REMOVED` before our count waits for it
+        // to go away again, one that sets it after waits for the invocation.
+        if entry.state.fetch_add(1, ordering::Acquire) & REMOVED != 0 {
+            self.put(entry);
+            return None;
+        }
+        // SAFETY: Counted and not `REMOVED`: the remover waits for the count to drop before it
+        // unlinks and frees the node, so it outlives the invocation, beyond the RCU section.
+        let entry = unsafe { &*ptr::from_ref(entry) };
+        drop(rcu);
         entry.wait_map.start();
+        // INVARIANT: Counted in `state` just above.
         Some(Invocation { queue: self, entry })
     }
 
     /// The group of the callback registered for `id`.
     pub fn group_of(&self, id: CbId) -> Option<u32> {
-        self.entries
-            .lock()
-            .iter()
+        let rcu = rcu::read_lock();
+        let group = self
+            .entries(&rcu)
             .find(|e| e.id == id && e.is_live())
-            .map(|e| e.group)
+            .map(|e| e.group);
+        group
     }
 
     /// Calls `f` for every registered entry (not those being removed), in registration order,
-    /// under the queue lock.
+    /// under RCU: `f` must not sleep.
     pub fn for_each(&self, mut f: impl FnMut(&CallbackEntry<H>)) {
-        for entry in self.entries.lock().iter().filter(|e| e.is_live()) {
+        let rcu = rcu::read_lock();
+        for entry in self.entries(&rcu).filter(|e| e.is_live()) {
             f(entry);
         }
     }
 }
 
+#[pinned_drop]
+impl<H> PinnedDrop for CallbackQueue<H> {
+    fn drop(self: Pin<&mut Self>) {
+        // Nothing else can use the queue any more: free what is left.
+        let mut next = self.head.load(ordering::Relaxed);
+        while !next.is_null() {
+            // SAFETY: A node of the list (type invariant), no longer reachable by anybody.
+            let entry = unsafe { KBox::from_raw(next) };
+            next = entry.next.load(ordering::Relaxed);
+            let mut entry = entry;
+            // SAFETY: Dropped once, here; the node is freed with it.
+            unsafe { ManuallyDrop::drop(&mut entry.wait_map) };
+        }
+    }
+}
 #[kunit_tests(cn_queue)]
 mod tests {
     use super::*;
-    use kernel::sync::Arc;
 
     fn queue() -> Pin<KBox<CallbackQueue<u32>>> {
         KBox::pin_init(CallbackQueue::new(), GFP_KERNEL).unwrap()
@@ -304,16 +447,22 @@ mod tests {
     }
 
     #[test]
-    fn running_invocation_keeps_entry_alive() {
+    fn invocations_are_counted() {
         let q = queue();
-        q.add(CbId::new(7, 7), b"x", 77).unwrap();
-        let running = q.invoke(CbId::new(7, 7)).unwrap();
-        let entry: Arc<CallbackEntry<u32>> = running.entry.clone();
-        assert_eq!(entry.state.load(ordering::Relaxed), 1);
+        let id = CbId::new(7, 7);
+        q.add(id, b"x", 77).unwrap();
+        let running = q.invoke(id).unwrap();
+        assert_eq!(running.entry.state.load(ordering::Relaxed), 1);
         drop(running);
-        assert_eq!(entry.state.load(ordering::Relaxed), 0);
+        let mut counts = KVec::new();
+        q.for_each(|e| {
+            counts
+                .push(e.state.load(ordering::Relaxed), GFP_ATOMIC)
+                .unwrap()
+        });
+        assert_eq!(&counts[..], &[0]);
         // With nothing running, removal does not wait.
-        assert!(q.remove(CbId::new(7, 7), || ()));
-        assert_eq!(entry.state.load(ordering::Relaxed), REMOVED);
+        assert!(q.remove(id, || ()));
+        assert!(q.invoke(id).is_none());
     }
 }
