@@ -182,6 +182,7 @@ impl Connector {
             // SAFETY: No filter; a broadcast never waits.
             unsafe {
                 self.send_raw(
+                    &msg,
                     &msg.to_bytes(),
                     0,
                     group,
@@ -194,7 +195,7 @@ impl Connector {
         }
     }
 
-    /// Sends `msg` (a `cn_msg` header and data) as one netlink message, with the routing rules of
+    /// Sends `msg` (the bytes of the `cn_msg` `header` and its data) as one netlink message, with the routing rules of
     /// the C `cn_netlink_send_mult()`; returns what it returns. To a port, waits for room (at
     /// most [`cn_netlink::UNICAST_WAIT_MS`]) only if `may_wait`.
     ///
@@ -205,6 +206,7 @@ impl Connector {
     #[allow(clippy::too_many_arguments)]
     unsafe fn send_raw(
         &self,
+        header: &CnMsg,
         msg: &[u8],
         portid: u32,
         group: u32,
@@ -213,9 +215,6 @@ impl Connector {
         filter_data: *mut c_void,
         may_wait: bool,
     ) -> c_int {
-        let Some(header) = cn_rx::decode_cn_msg(msg) else {
-            return EINVAL.to_errno();
-        };
         let group = if portid != 0 || group != 0 {
             group
         } else {
@@ -701,11 +700,27 @@ unsafe fn send_from_c(
         pr_err!("{}: null message\n", caller);
         return EINVAL.to_errno();
     }
-    // SAFETY: Non-null, hence valid for `CN_MSG_HDRLEN + len` bytes by the safety requirements.
-    let bytes =
-        unsafe { core::slice::from_raw_parts(msg.cast::<u8>(), CN_MSG_HDRLEN + usize::from(len)) };
+    // SAFETY: Non-null, hence valid for `CN_MSG_HDRLEN + len` bytes by the safety requirements,
+    // and aligned like every `struct cn_msg`; only read while these views live.
+    let (header, bytes) = unsafe {
+        (
+            &*msg,
+            core::slice::from_raw_parts(msg.cast::<u8>(), CN_MSG_HDRLEN + usize::from(len)),
+        )
+    };
     // SAFETY: By the safety requirements.
-    unsafe { connector.send_raw(bytes, portid, group, gfp, filter, filter_data, may_wait) }
+    unsafe {
+        connector.send_raw(
+            header,
+            bytes,
+            portid,
+            group,
+            gfp,
+            filter,
+            filter_data,
+            may_wait,
+        )
+    }
 }
 
 /// `int cn_netlink_send_mult(struct cn_msg *msg, u16 len, u32 portid, u32 group, gfp_t gfp_mask,
