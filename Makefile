@@ -4,7 +4,8 @@
 #   make KDIR=/path      ... against another configured and built kernel tree
 #   make check           everything: build, boot the test kernel in QEMU, run all tests
 #   make run             build, boot, and show the demo (tests/guest/demo.sh)
-#   make bench           round trips through our core and the C cn.ko on a non-debug kernel
+#   make bench           our core against the C cn.ko and bare netlink on a non-debug kernel
+#                        (one boot instruction-counted, one on two CPUs; build/bench/table.md)
 #   make fuzz            1,000,000 fuzzed datagrams (cnctl fuzz) on the non-debug kernel, then a
 #                        liveness check (FUZZ_SEED=S, default 1; FUZZ_COUNT=N)
 #   make clippy          the module build with CLIPPY=1 (must be warning-free)

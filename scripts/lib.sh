@@ -53,3 +53,33 @@ kernel_build_dir() {
 	hash=$(kernel_fragments | xargs cat | sha256sum | cut -c1-12)
 	echo "$CACHE/kbuild-$ver-$hash"
 }
+
+# copy_changed DIR FILE...: copies each FILE into DIR unless DIR has the same content already, so
+# that kbuild, which goes by modification times, rebuilds only what changed.
+copy_changed() {
+	local dir=$1 f
+	shift
+	mkdir -p "$dir"
+	for f in "$@"; do
+		cmp -s "$f" "$dir/$(basename "$f")" || cp "$f" "$dir/"
+	done
+}
+
+# build_c_modules DIR NAME: builds the C modules of DIR/Kbuild against KDIR (LLVM=1) and the
+# kernel tree's Module.symvers only: a connector user then links against the in-tree cn.ko's
+# symbols, and as the test kernels have no symbol versions it loads with either cn.ko or our
+# connector.ko. Fails on any `warning:` (zero-warnings policy). Log: $BUILD/logs/build-NAME.log
+build_c_modules() {
+	local dir=$1 log=$BUILD/logs/build-$2.log
+	mkdir -p "$(dirname "$log")"
+	# Called from make: do not inherit the parent's jobserver (its warning would fail the build).
+	if ! (unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES &&
+		make -C "$KDIR" M="$dir" LLVM=1 -j"$(nproc)") >"$log" 2>&1; then
+		cat "$log" >&2
+		die "the build of $2 failed (log: $log)"
+	fi
+	if grep -q 'warning:' "$log"; then
+		grep -n -A6 'warning:' "$log" >&2
+		die "the build of $2 printed warnings (log: $log)"
+	fi
+}

@@ -1,22 +1,158 @@
 #!/bin/sh
-# The benchmark of `make bench` (scripts/bench), in a guest whose clock follows executed
-# instructions: round trips userspace -> connector core -> cn_test (reply=1) -> userspace, through
-# our core and through the in-tree C cn.ko, with the same cn_test and the same cnctl. Prints one
-# `bench core=... data=...` line per run.
-set -e
+# The benchmark of `make bench` (scripts/bench), started by /init in mode `bench` or `bench-smp`.
+#
+# Three configurations, in alternating rounds, measured with `cnctl bench` (tests/bench/
+# bench_proto.h is the protocol):
+#   floor  nl_bench_floor.ko: a bare netlink socket on unit 30 (cnctl --proto 30)
+#   cn     the in-tree C cn.ko + cn_bench_peer.ko
+#   ours   our connector.ko + the same cn_bench_peer.ko
+# Mode bench (guest clock = executed instructions, one CPU): every row, then the allocations per
+# message of each path (kmem tracepoints). Mode bench-smp (two CPUs, real time): the send and
+# broadcast rows from two pinned threads. Prints one line per row,
+# `mode=M round=R config=C <cnctl's result>`; a failed row prints a HARNESS-ERROR line instead.
 . /tests/lib.sh
-# Console output would dominate: cn_test logs every message (as the C sample does).
+
+rounds=3
+case $1 in
+bench) mode=icount ;;
+bench-smp) mode=smp2 ;;
+*) fail "usage: bench.sh bench|bench-smp" ;;
+esac
+# Our lines only: the modules' load messages stay off the console.
 dmesg -n 1
-for core in connector cn; do
-	insmod /modules/$core.ko
-	insmod /modules/cn_test.ko reply=1 interval_ms=0
-	cnctl flood --idx 14 --val 0x456 --count 200 --data warmup --reply >/dev/null
-	for size in 16 1024; do
-		data=$(head -c $size /dev/zero | tr '\0' x)
-		for run in 1 2 3; do
-			out=$(cnctl flood --idx 14 --val 0x456 --count 2000 --data "$data" --reply)
-			echo "bench core=$core data=$size run=$run $out"
-		done
+
+load() {
+	case $1 in
+	floor) insmod /modules/nl_bench_floor.ko ;;
+	cn) insmod /modules/cn.ko && insmod /modules/cn_bench_peer.ko ;;
+	ours) insmod /modules/connector.ko && insmod /modules/cn_bench_peer.ko ;;
+	esac || fail "cannot load the modules of $1"
+}
+
+unload() {
+	case $1 in
+	floor) rmmod nl_bench_floor ;;
+	cn) rmmod cn_bench_peer && rmmod cn ;;
+	ours) rmmod cn_bench_peer && rmmod connector ;;
+	esac || fail "cannot unload the modules of $1"
+}
+
+# row KIND ARGS...: one `cnctl bench KIND` run of the current configuration, printed.
+row() {
+	_kind=$1
+	shift
+	if _out=$(cnctl bench "$_kind" --proto "$proto" "$@" 2>/tmp/bench.err); then
+		echo "mode=$mode round=$round config=$config $_out"
+	else
+		echo "HARNESS-ERROR: mode=$mode round=$round config=$config row=$_kind $*:" \
+			"cnctl exit $?: $(cat /tmp/bench.err)"
+	fi
+}
+
+# The allocations of a path: kmem tracepoint events of `cnctl bench KIND ARGS --count N`, of
+# this shell's descendants only, counted for N = $alloc_n and 2 * $alloc_n after an untraced run
+# (first-time costs); the difference over $alloc_n is per message (what one cnctl run costs
+# besides its messages cancels out).
+T=/sys/kernel/tracing
+alloc_events="kmem/kmalloc kmem/kmem_cache_alloc kmem/mm_page_alloc"
+alloc_n=300
+
+# trace_events ENABLE: switches the allocation events on (1) or off (0).
+trace_events() {
+	for _e in $alloc_events; do
+		echo "$1" >$T/events/$_e/enable
 	done
-	unload_all
+}
+
+# alloc_count COUNT KIND ARGS...: the numbers of kmalloc, kmem_cache_alloc and mm_page_alloc
+# events of one run.
+alloc_count() {
+	_n=$1
+	shift
+	echo >$T/trace
+	echo 1 >$T/tracing_on
+	cnctl bench "$@" --proto "$proto" --count "$_n" >/dev/null 2>/tmp/bench.err ||
+		echo "HARNESS-ERROR: mode=$mode round=$round config=$config allocs $* failed:" \
+			"$(cat /tmp/bench.err)" >&2
+	echo 0 >$T/tracing_on
+	# Lost events would make the count wrong: entries-in-buffer/entries-written must agree.
+	awk '$2 == "entries-in-buffer/entries-written:" && split($3, n, "/") && n[1] != n[2] {
+			print "HARNESS-ERROR: the trace buffer overflowed" > "/dev/stderr" }
+		/ kmalloc: / { a++ } / kmem_cache_alloc: / { c++ } / mm_page_alloc: / { p++ }
+		END { print a + 0, c + 0, p + 0 }' $T/trace
+}
+
+# allocs PATH KIND ARGS...: prints `row=allocs path=PATH per_msg=X` and X by event.
+allocs() {
+	_path=$1
+	shift
+	cnctl bench "$@" --proto "$proto" --count $alloc_n >/dev/null 2>&1
+	_one=$(alloc_count $alloc_n "$@")
+	_two=$(alloc_count $((2 * alloc_n)) "$@")
+	echo "mode=$mode round=$round config=$config row=allocs path=$_path count=$alloc_n" \
+		"$(echo "$_one $_two" | awk -v n=$alloc_n '{
+			printf "per_msg=%.2f kmalloc=%.2f kmem_cache_alloc=%.2f mm_page_alloc=%.2f",
+				($4 + $5 + $6 - $1 - $2 - $3) / n, ($4 - $1) / n, ($5 - $2) / n, ($6 - $3) / n }')"
+}
+
+if [ $mode = icount ]; then
+	mount -t tracefs tracefs $T || fail "cannot mount tracefs (CONFIG_TRACING)"
+	for _e in $alloc_events; do
+		[ -d $T/events/$_e ] || fail "no trace event $_e"
+	done
+	echo 4096 >$T/buffer_size_kb
+	echo $$ >$T/set_event_pid
+	echo 1 >$T/options/event-fork
+	echo 0 >$T/tracing_on
+fi
+
+# percb COUNT: bytes per registered callback. The slab caches give back their empty and per-CPU
+# partial slabs first, so that the registrations' objects come from new slabs (counted).
+percb() {
+	for _f in /sys/kernel/slab/*/shrink; do
+		echo 1 >"$_f"
+	done
+	row percb --count "$1"
+}
+
+# The rows of one configuration (counts sized for about 0.1 s each), then the allocations (in
+# the first round: they are counts, not timings).
+icount_rows() {
+	row send --size 0 --count 20000
+	row send --size 64 --count 20000
+	row send --size 1024 --count 10000
+	row send --size 16000 --count 2000
+	row rtt --size 0 --count 5000
+	row rtt --size 1024 --count 3000
+	row bcast --size 0 --listeners 1 --count 10000
+	row bcast --size 0 --listeners 4 --count 3000
+	row bcast --size 1024 --listeners 1 --count 5000
+	row bcast --size 1024 --listeners 4 --count 2000
+	row adddel --count 5000
+	[ $config = floor ] || percb 5000
+	[ $round = 1 ] || return 0
+	trace_events 1
+	allocs send send --size 64
+	allocs rtt rtt --size 64
+	allocs bcast bcast --size 64 --listeners 1
+	trace_events 0
+}
+
+# Real time on two CPUs varies much more: longer rows (about 0.3 s each on an idle host).
+smp2_rows() {
+	row send --size 0 --threads 2 --count 50000
+	row send --size 1024 --threads 2 --count 25000
+	row bcast --size 0 --listeners 1 --threads 2 --count 20000
+}
+
+round=1
+while [ $round -le $rounds ]; do
+	for config in floor cn ours; do
+		proto=11
+		[ $config = floor ] && proto=30
+		load $config
+		${mode}_rows
+		unload $config
+	done
+	round=$((round + 1))
 done

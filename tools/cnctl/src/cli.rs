@@ -20,6 +20,11 @@ commands:
   fuzz   --seed S --count N [--as-uid UID] [--batch-max M]
   insmod [--fail-nth N] FILE.ko [PARAM=VALUE...]
   rmmod  NAME
+  bench  send   --size S --count N [--threads T] [--proto P]
+  bench  rtt    --size S --count N [--proto P]
+  bench  bcast  --size S --count N --listeners L [--threads T] [--proto P]
+  bench  adddel --count N [--proto P]
+  bench  percb  --count N [--proto P]
 
 numbers are decimal or 0x-prefixed hex; options also accept --opt=VALUE.
 ";
@@ -62,6 +67,7 @@ pub enum Command {
     Fuzz(FuzzOpts),
     Insmod(InsmodOpts),
     Rmmod { name: String },
+    Bench(BenchOpts),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,6 +154,126 @@ pub struct InsmodOpts {
     pub file: String,
     /// The module parameters, joined by spaces.
     pub params: String,
+}
+
+/// The measurements of `cnctl bench`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BenchKind {
+    /// COUNT messages from T pinned threads, checked with one REPORT.
+    Send,
+    /// ECHO round trips.
+    Rtt,
+    /// BURST broadcasts to L listeners, requested by T threads.
+    Bcast,
+    /// The kernel's timing of cn_add_callback + cn_del_callback pairs.
+    AddDel,
+    /// Slab bytes per registered callback.
+    PerCb,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BenchOpts {
+    pub kind: BenchKind,
+    /// The netlink protocol of the sockets (11: NETLINK_CONNECTOR).
+    pub proto: u32,
+    /// Messages per thread (send, rtt), broadcasts per request (bcast),
+    /// pairs (adddel), callbacks (percb). At least 1.
+    pub count: u32,
+    /// Data bytes per message (send, rtt, bcast; 0 otherwise).
+    pub size: u16,
+    /// Sending (send) or requesting (bcast) threads; 1 otherwise.
+    pub threads: u32,
+    /// Listener threads (bcast; 0 otherwise).
+    pub listeners: u32,
+}
+
+/// The default of `bench --proto`: NETLINK_CONNECTOR.
+pub const BENCH_DEFAULT_PROTO: u32 = 11;
+/// The most threads (or listeners) `bench` starts.
+pub const BENCH_MAX_THREADS: u32 = 1024;
+/// Netlink protocol numbers are below `MAX_LINKS`.
+const NETLINK_MAX_LINKS: u32 = 32;
+
+fn parse_bench(args: &[String]) -> Res<BenchOpts> {
+    let Some((kind_name, rest)) = args.split_first() else {
+        return err("bench: missing send, rtt, bcast, adddel or percb");
+    };
+    let (kind, cmd, spec): (BenchKind, &'static str, &[(&'static str, bool)]) =
+        match kind_name.as_str() {
+            "send" => (
+                BenchKind::Send,
+                "bench send",
+                &[
+                    ("--size", true),
+                    ("--count", true),
+                    ("--threads", true),
+                    ("--proto", true),
+                ],
+            ),
+            "rtt" => (
+                BenchKind::Rtt,
+                "bench rtt",
+                &[("--size", true), ("--count", true), ("--proto", true)],
+            ),
+            "bcast" => (
+                BenchKind::Bcast,
+                "bench bcast",
+                &[
+                    ("--size", true),
+                    ("--count", true),
+                    ("--listeners", true),
+                    ("--threads", true),
+                    ("--proto", true),
+                ],
+            ),
+            "adddel" => (
+                BenchKind::AddDel,
+                "bench adddel",
+                &[("--count", true), ("--proto", true)],
+            ),
+            "percb" => (
+                BenchKind::PerCb,
+                "bench percb",
+                &[("--count", true), ("--proto", true)],
+            ),
+            other => return err(format!("bench: unknown measurement '{other}'")),
+        };
+    let o = Opts::parse(cmd, rest, spec)?;
+    let size = match kind {
+        BenchKind::Send | BenchKind::Rtt | BenchKind::Bcast => num_u16("--size", o.req("--size")?)?,
+        BenchKind::AddDel | BenchKind::PerCb => 0,
+    };
+    let count = o.u32_req("--count")?;
+    if count == 0 {
+        return err(format!("{cmd}: --count must be at least 1"));
+    }
+    let threads = o.u32_opt("--threads")?.unwrap_or(1);
+    if !(1..=BENCH_MAX_THREADS).contains(&threads) {
+        return err(format!("{cmd}: --threads must be 1..{BENCH_MAX_THREADS}"));
+    }
+    let listeners = if kind == BenchKind::Bcast {
+        let l = o.u32_req("--listeners")?;
+        if !(1..=BENCH_MAX_THREADS).contains(&l) {
+            return err(format!("{cmd}: --listeners must be 1..{BENCH_MAX_THREADS}"));
+        }
+        l
+    } else {
+        0
+    };
+    let proto = o.u32_opt("--proto")?.unwrap_or(BENCH_DEFAULT_PROTO);
+    if proto >= NETLINK_MAX_LINKS {
+        return err(format!(
+            "{cmd}: --proto must be a netlink protocol number below {NETLINK_MAX_LINKS}"
+        ));
+    }
+    Ok(BenchOpts {
+        kind,
+        proto,
+        count,
+        size,
+        threads,
+        listeners,
+    })
 }
 
 /// Parse a number: decimal, or hex with a `0x`/`0X` prefix.
@@ -544,6 +670,7 @@ pub fn parse(args: &[String]) -> Res<Cli> {
             },
             _ => return err("rmmod: expected exactly one module NAME"),
         },
+        "bench" => Command::Bench(parse_bench(rest)?),
         other => return err(format!("unknown command '{other}'")),
     };
     Ok(Cli {
@@ -800,5 +927,107 @@ mod tests {
         );
         assert!(p("rmmod").is_err());
         assert!(p("rmmod a b").is_err());
+    }
+
+    #[test]
+    fn bench_args() {
+        let b = |s: &str| match p(s).unwrap().cmd {
+            Command::Bench(o) => o,
+            other => panic!("unexpected {other:?}"),
+        };
+        assert_eq!(
+            b("bench send --size 64 --count 100000 --threads 4 --proto 30"),
+            BenchOpts {
+                kind: BenchKind::Send,
+                proto: 30,
+                count: 100_000,
+                size: 64,
+                threads: 4,
+                listeners: 0,
+            }
+        );
+        assert_eq!(
+            b("bench send --size=0 --count=1"),
+            BenchOpts {
+                kind: BenchKind::Send,
+                proto: 11,
+                count: 1,
+                size: 0,
+                threads: 1,
+                listeners: 0,
+            }
+        );
+        assert_eq!(
+            b("bench rtt --size 16384 --count 0x10"),
+            BenchOpts {
+                kind: BenchKind::Rtt,
+                proto: 11,
+                count: 16,
+                size: 16384,
+                threads: 1,
+                listeners: 0,
+            }
+        );
+        assert_eq!(
+            b("bench bcast --size 256 --count 1000 --listeners 3 --threads 2"),
+            BenchOpts {
+                kind: BenchKind::Bcast,
+                proto: 11,
+                count: 1000,
+                size: 256,
+                threads: 2,
+                listeners: 3,
+            }
+        );
+        assert_eq!(
+            b("bench adddel --count 10000 --proto 11"),
+            BenchOpts {
+                kind: BenchKind::AddDel,
+                proto: 11,
+                count: 10000,
+                size: 0,
+                threads: 1,
+                listeners: 0,
+            }
+        );
+        assert_eq!(
+            b("bench percb --count 500"),
+            BenchOpts {
+                kind: BenchKind::PerCb,
+                proto: 11,
+                count: 500,
+                size: 0,
+                threads: 1,
+                listeners: 0,
+            }
+        );
+        assert_eq!(b("--as-uid 0 bench adddel --count 1").count, 1);
+        // missing or unknown measurement
+        assert!(p("bench").is_err());
+        assert!(p("bench sendd --size 1 --count 1").is_err());
+        // required options
+        assert!(p("bench send --count 1").is_err());
+        assert!(p("bench send --size 1").is_err());
+        assert!(p("bench rtt --size 1").is_err());
+        assert!(p("bench bcast --size 1 --count 1").is_err());
+        assert!(p("bench adddel").is_err());
+        assert!(p("bench percb").is_err());
+        // options a measurement does not take
+        assert!(p("bench rtt --size 1 --count 1 --threads 2").is_err());
+        assert!(p("bench send --size 1 --count 1 --listeners 2").is_err());
+        assert!(p("bench adddel --count 1 --size 1").is_err());
+        assert!(p("bench percb --count 1 --threads 1").is_err());
+        // ranges
+        assert!(p("bench send --size 65536 --count 1").is_err());
+        assert!(p("bench send --size 65535 --count 1").is_ok());
+        assert!(p("bench send --size 1 --count 0").is_err());
+        assert!(p("bench send --size 1 --count 0x100000000").is_err());
+        assert!(p("bench send --size 1 --count 1 --threads 0").is_err());
+        assert!(p("bench send --size 1 --count 1 --threads 1025").is_err());
+        assert!(p("bench bcast --size 1 --count 1 --listeners 0").is_err());
+        assert!(p("bench adddel --count 1 --proto 32").is_err());
+        assert!(p("bench adddel --count 1 --proto 31").is_ok());
+        assert!(p("bench adddel --count 1 --count 2").is_err());
+        assert!(p("bench adddel --count").is_err());
     }
 }

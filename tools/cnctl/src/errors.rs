@@ -23,6 +23,8 @@ pub enum Ctx {
     FaultInjection,
     /// finit_module / delete_module
     Module,
+    /// sched_getaffinity / sched_setaffinity (bench threads)
+    Affinity,
 }
 
 impl Ctx {
@@ -36,6 +38,7 @@ impl Ctx {
             Ctx::Creds => "dropping privileges (--as-uid)".into(),
             Ctx::FaultInjection => "fault injection".into(),
             Ctx::Module => "loading or unloading a module".into(),
+            Ctx::Affinity => "pinning a thread to a CPU".into(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! cnctl: userspace test tool for the kernel connector (NETLINK_CONNECTOR),
 //! the counterpart of samples/connector/ucon.c.
 
+mod bench;
 mod cli;
 mod errors;
 mod fuzz;
@@ -801,12 +802,13 @@ fn run(cli: &cli::Cli) -> Res<u8> {
         // Commands with a socket set the flag once it is open and bound, so that the faults
         // fall on the messages and what the kernel does with them, not mostly on creating the
         // socket. Writing the flag needs CAP_SYS_RESOURCE at the time of the write: with
-        // --as-uid it is set now, before the privileges go.
+        // --as-uid it is set now, before the privileges go. `bench` opens its sockets on
+        // several threads: the flag is set now (new threads inherit it).
         let drops =
             cli.as_uid.is_some() || matches!(&cli.cmd, Command::Fuzz(o) if o.as_uid.is_some());
         let socket = !matches!(
             cli.cmd,
-            Command::Insmod(_) | Command::Rmmod { .. } | Command::Help
+            Command::Insmod(_) | Command::Rmmod { .. } | Command::Help | Command::Bench(_)
         );
         if socket && !drops {
             MAKE_IT_FAIL_AFTER_OPEN.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -832,6 +834,7 @@ fn run(cli: &cli::Cli) -> Res<u8> {
         Command::Fuzz(o) => cmd_fuzz(o),
         Command::Insmod(o) => cmd_insmod(o),
         Command::Rmmod { name } => cmd_rmmod(name),
+        Command::Bench(o) => bench::run(o),
     }
 }
 

@@ -27,6 +27,41 @@ fn get_u32(b: &[u8], off: usize) -> u32 {
     u32::from_ne_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
 }
 
+/// The header of a connector message (`struct cn_msg` without its data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CnHeader {
+    pub idx: u32,
+    pub val: u32,
+    pub seq: u32,
+    pub ack: u32,
+    /// The `len` field as found in the header.
+    pub len: u16,
+    pub flags: u16,
+}
+
+impl CnHeader {
+    /// Parse the cn_msg header of a netlink payload, without copying: the
+    /// header and the data bytes actually present (at most `len` of them).
+    /// `None` if the payload is shorter than the cn_msg header.
+    pub fn parse(payload: &[u8]) -> Option<(CnHeader, &[u8])> {
+        if payload.len() < CN_MSG_HDRLEN {
+            return None;
+        }
+        let len = get_u16(payload, 16);
+        let avail = payload.len() - CN_MSG_HDRLEN;
+        let take = usize::from(len).min(avail);
+        let h = CnHeader {
+            idx: get_u32(payload, 0),
+            val: get_u32(payload, 4),
+            seq: get_u32(payload, 8),
+            ack: get_u32(payload, 12),
+            len,
+            flags: get_u16(payload, 18),
+        };
+        Some((h, &payload[CN_MSG_HDRLEN..CN_MSG_HDRLEN + take]))
+    }
+}
+
 /// A connector message (`struct cn_msg` plus its data).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CnMsg {
@@ -46,20 +81,15 @@ impl CnMsg {
     /// payload is shorter than the cn_msg header. Data is cut to what is
     /// really present if the header claims more.
     pub fn parse(payload: &[u8]) -> Option<CnMsg> {
-        if payload.len() < CN_MSG_HDRLEN {
-            return None;
-        }
-        let len = get_u16(payload, 16);
-        let avail = payload.len() - CN_MSG_HDRLEN;
-        let take = usize::from(len).min(avail);
+        let (h, data) = CnHeader::parse(payload)?;
         Some(CnMsg {
-            idx: get_u32(payload, 0),
-            val: get_u32(payload, 4),
-            seq: get_u32(payload, 8),
-            ack: get_u32(payload, 12),
-            len,
-            flags: get_u16(payload, 18),
-            data: payload[CN_MSG_HDRLEN..CN_MSG_HDRLEN + take].to_vec(),
+            idx: h.idx,
+            val: h.val,
+            seq: h.seq,
+            ack: h.ack,
+            len: h.len,
+            flags: h.flags,
+            data: data.to_vec(),
         })
     }
 
@@ -125,6 +155,15 @@ pub fn encode_cn_request(
     b.extend_from_slice(data);
     debug_assert_eq!(b.len(), total);
     Some(b)
+}
+
+/// Rewrite the sequence number of a datagram built by
+/// [`encode_cn_request`] in place (both `nlmsg_seq` and the cn_msg `seq`),
+/// so that a sender can reuse one buffer.
+pub fn set_seq(dgram: &mut [u8], seq: u32) {
+    let b = seq.to_ne_bytes();
+    dgram[8..12].copy_from_slice(&b);
+    dgram[NLMSG_HDRLEN + 8..NLMSG_HDRLEN + 12].copy_from_slice(&b);
 }
 
 /// One `struct cn_notify_req`.
@@ -440,45 +479,93 @@ pub enum NlItem {
     Malformed { offset: usize, remaining: usize },
 }
 
-/// Walk all netlink messages of one received datagram.
-pub fn parse_datagram(buf: &[u8]) -> Vec<NlItem> {
-    let mut items = Vec::new();
-    let mut off = 0;
-    while off < buf.len() {
-        let rest = &buf[off..];
+/// One netlink message of a received datagram, borrowed from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawNl<'a> {
+    /// A message whose `nlmsg_len` fits the datagram: its type, length
+    /// and payload (the bytes after the header, up to `nlmsg_len`).
+    Msg {
+        nl_type: u16,
+        len: u32,
+        payload: &'a [u8],
+    },
+    /// The rest of the datagram could not be parsed (the walk ends).
+    Malformed { offset: usize, remaining: usize },
+}
+
+/// Iterator over the netlink messages of one datagram, without copying
+/// or allocating (see [`walk`]).
+#[derive(Debug, Clone)]
+pub struct NlWalk<'a> {
+    buf: &'a [u8],
+    off: usize,
+}
+
+/// Walk the netlink messages of one datagram (aligned as the kernel
+/// aligns them).
+pub fn walk(buf: &[u8]) -> NlWalk<'_> {
+    NlWalk { buf, off: 0 }
+}
+
+impl<'a> Iterator for NlWalk<'a> {
+    type Item = RawNl<'a>;
+
+    fn next(&mut self) -> Option<RawNl<'a>> {
+        let off = self.off;
+        if off >= self.buf.len() {
+            return None;
+        }
+        let rest = &self.buf[off..];
+        let malformed = RawNl::Malformed {
+            offset: off,
+            remaining: rest.len(),
+        };
         if rest.len() < NLMSG_HDRLEN {
-            items.push(NlItem::Malformed {
-                offset: off,
-                remaining: rest.len(),
-            });
-            break;
+            self.off = self.buf.len();
+            return Some(malformed);
         }
         let len = get_u32(rest, 0);
-        let nl_type = get_u16(rest, 4);
         let ulen = len as usize;
         if ulen < NLMSG_HDRLEN || ulen > rest.len() {
-            items.push(NlItem::Malformed {
-                offset: off,
-                remaining: rest.len(),
-            });
-            break;
+            self.off = self.buf.len();
+            return Some(malformed);
         }
-        let payload = &rest[NLMSG_HDRLEN..ulen];
-        let item = match nl_type {
-            NLMSG_DONE => match CnMsg::parse(payload) {
-                Some(m) => NlItem::Cn(m),
-                None => NlItem::Other { nl_type, len },
-            },
-            NLMSG_ERROR if payload.len() >= 4 => NlItem::Ack {
-                error: get_u32(payload, 0) as i32,
-                orig_seq: (payload.len() >= 4 + NLMSG_HDRLEN).then(|| get_u32(payload, 4 + 8)),
-            },
-            _ => NlItem::Other { nl_type, len },
-        };
-        items.push(item);
-        off += nlmsg_align(ulen);
+        self.off = off.saturating_add(nlmsg_align(ulen));
+        Some(RawNl::Msg {
+            nl_type: get_u16(rest, 4),
+            len,
+            payload: &rest[NLMSG_HDRLEN..ulen],
+        })
     }
-    items
+}
+
+/// The error code of an NLMSG_ERROR payload (0: an ack), if it has one.
+pub fn nlmsg_error_code(payload: &[u8]) -> Option<i32> {
+    (payload.len() >= 4).then(|| get_u32(payload, 0) as i32)
+}
+
+/// Walk all netlink messages of one received datagram.
+pub fn parse_datagram(buf: &[u8]) -> Vec<NlItem> {
+    walk(buf)
+        .map(|raw| match raw {
+            RawNl::Malformed { offset, remaining } => NlItem::Malformed { offset, remaining },
+            RawNl::Msg {
+                nl_type,
+                len,
+                payload,
+            } => match nl_type {
+                NLMSG_DONE => match CnMsg::parse(payload) {
+                    Some(m) => NlItem::Cn(m),
+                    None => NlItem::Other { nl_type, len },
+                },
+                NLMSG_ERROR if payload.len() >= 4 => NlItem::Ack {
+                    error: get_u32(payload, 0) as i32,
+                    orig_seq: (payload.len() >= 4 + NLMSG_HDRLEN).then(|| get_u32(payload, 4 + 8)),
+                },
+                _ => NlItem::Other { nl_type, len },
+            },
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -582,6 +669,60 @@ mod tests {
                 nl_type: NLMSG_NOOP,
                 len: 16
             }
+        );
+    }
+
+    #[test]
+    fn walk_borrows_what_parse_datagram_copies() {
+        let a = encode_cn_request(1, 2, 3, 4, 5, b"hello", 0).unwrap();
+        let mut d = a.clone();
+        d.resize(nlmsg_align(d.len()), 0);
+        d.extend(nlmsg(NLMSG_NOOP, &[]));
+        d.extend_from_slice(&[0u8; 7]); // a tail too short for a header
+        let raw: Vec<RawNl> = walk(&d).collect();
+        assert_eq!(raw.len(), 3);
+        let RawNl::Msg {
+            nl_type,
+            len,
+            payload,
+        } = raw[0]
+        else {
+            panic!()
+        };
+        assert_eq!((nl_type, len), (NLMSG_DONE, 41));
+        let (h, data) = CnHeader::parse(payload).unwrap();
+        assert_eq!(
+            (h.idx, h.val, h.seq, h.ack, h.len, h.flags),
+            (1, 2, 3, 4, 5, 5)
+        );
+        assert_eq!(data, b"hello");
+        assert!(matches!(
+            raw[1],
+            RawNl::Msg {
+                nl_type: NLMSG_NOOP,
+                len: 16,
+                ..
+            }
+        ));
+        assert_eq!(
+            raw[2],
+            RawNl::Malformed {
+                offset: 60,
+                remaining: 7
+            }
+        );
+        assert_eq!(walk(&[]).count(), 0);
+        assert_eq!(nlmsg_error_code(&(-5i32).to_ne_bytes()), Some(-5));
+        assert_eq!(nlmsg_error_code(&[0; 3]), None);
+    }
+
+    #[test]
+    fn set_seq_patches_both_fields() {
+        let mut b = encode_cn_request(1, 2, 0, 4, 0, b"x", 0).unwrap();
+        set_seq(&mut b, 0xdead_beef);
+        assert_eq!(
+            b,
+            encode_cn_request(1, 2, 0xdead_beef, 4, 0, b"x", 0).unwrap()
         );
     }
 
