@@ -284,9 +284,12 @@ unsafe fn netlink_cb(skb: *mut bindings::sk_buff) -> *mut bindings::netlink_skb_
 /// # Invariants
 ///
 /// `skb` is a valid socket buffer from a netlink sender, owned by netlink and valid until the
-/// input function returns, which `'a` does not outlive.
+/// input function returns, which `'a` does not outlive; its linear data is the `len` bytes at
+/// `data` (`len` is 0 if the buffer is not linear, which netlink never does).
 pub struct InSkb<'a> {
     skb: NonNull<bindings::sk_buff>,
+    data: *mut u8,
+    len: usize,
     _lifetime: core::marker::PhantomData<&'a bindings::sk_buff>,
 }
 
@@ -298,44 +301,53 @@ impl InSkb<'_> {
     /// `skb` is the buffer netlink passed to the input function, and the result is dropped
     /// before the input function returns.
     pub unsafe fn from_raw(skb: NonNull<bindings::sk_buff>) -> Self {
+        let raw = skb.as_ptr();
+        // SAFETY: The buffer is valid by the safety requirements; without paged data
+        // (`data_len == 0`) its `len` bytes lie at `data`.
+        let (data, len) = unsafe {
+            if (*raw).data_len != 0 {
+                ((*raw).data, 0)
+            } else {
+                ((*raw).data, (*raw).len as usize)
+            }
+        };
+        // INVARIANT: As established above.
         Self {
             skb,
+            data,
+            len,
             _lifetime: core::marker::PhantomData,
         }
     }
 
-    /// The datagram's bytes (none if the buffer were not linear, which netlink never does).
+    /// The datagram's bytes.
     ///
     /// The slice must not be held across a call of a callback given [`Self::payload_ptr`], which
     /// may write to the data.
+    #[inline]
     pub fn data(&self) -> &[u8] {
-        let skb = self.skb.as_ptr();
-        // SAFETY: The buffer is valid (type invariant); without paged data (`data_len == 0`) its
-        // `len` bytes lie at `data`.
-        unsafe {
-            if (*skb).data_len != 0 {
-                return &[];
-            }
-            core::slice::from_raw_parts((*skb).data, (*skb).len as usize)
-        }
+        // SAFETY: `len` bytes lie at `data` while the buffer lives (type invariant).
+        unsafe { core::slice::from_raw_parts(self.data, self.len) }
     }
 
     /// Whether `frame` lies within this datagram.
+    #[inline]
     fn holds(&self, frame: &Frame) -> bool {
         frame
             .offset
             .checked_add(frame.len)
-            .is_some_and(|end| frame.len >= NLMSG_HDRLEN && end <= self.data().len())
+            .is_some_and(|end| frame.len >= NLMSG_HDRLEN && end <= self.len)
     }
 
     /// A pointer to the payload of the netlink message `frame`, for handing to a callback; `None`
     /// if the frame does not lie within this datagram.
+    #[inline]
     pub fn payload_ptr(&self, frame: &Frame) -> Option<NonNull<u8>> {
         if !self.holds(frame) {
             return None;
         }
         // SAFETY: The frame, so its payload start, lies within the datagram's linear data.
-        NonNull::new(unsafe { (*self.skb.as_ptr()).data.add(frame.offset + NLMSG_HDRLEN) })
+        NonNull::new(unsafe { self.data.add(frame.offset + NLMSG_HDRLEN) })
     }
 
     /// The sender's netlink parameters (portid, credentials).
@@ -354,9 +366,8 @@ impl InSkb<'_> {
         // lies within it, `nlmsg_len` bytes that `netlink_ack()` may copy; we run in the sender's
         // process context.
         unsafe {
-            let skb = self.skb.as_ptr();
-            let nlh = (*skb).data.add(frame.offset).cast::<bindings::nlmsghdr>();
-            bindings::netlink_ack(skb, nlh, err, core::ptr::null());
+            let nlh = self.data.add(frame.offset).cast::<bindings::nlmsghdr>();
+            bindings::netlink_ack(self.skb.as_ptr(), nlh, err, core::ptr::null());
         }
     }
 }

@@ -168,6 +168,7 @@ impl<H> CallbackQueue<H> {
     }
 
     /// Ends one counted run (or attempt) of `entry`, waking its remover if it was the last.
+    #[inline]
     fn put(&self, entry: &CallbackEntry<H>) {
         if entry.state.fetch_sub(1, ordering::Release) == REMOVED | 1 {
             // The last invocation of a removed entry: wake its remover. Taking the lock orders
@@ -300,6 +301,7 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
     }
 
     /// Looks up `id` and starts an invocation of its callback.
+    #[inline]
     pub fn invoke(&self, id: CbId) -> Option<Invocation<'_, H>> {
         let rcu = rcu::read_lock();
         let entry = self.entries(&rcu).find(|e| e.id == id)?;

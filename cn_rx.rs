@@ -7,7 +7,7 @@
 //! tested without a socket.
 
 use crate::connector::{CbId, CnMsg, CN_MSG_HDRLEN, CONNECTOR_MAX_MSG_SIZE};
-use kernel::prelude::*;
+use kernel::{prelude::*, transmute::FromBytes};
 
 /// Size of `struct nlmsghdr`, which `NLMSG_HDRLEN` rounds to itself.
 pub const NLMSG_HDRLEN: usize = 16;
@@ -25,29 +25,21 @@ pub const fn nlmsg_align(len: usize) -> usize {
     (len + 3) & !3
 }
 
-/// Reads a native-endian `u32` at `off`; the caller has checked the bounds.
-fn read_u32(bytes: &[u8], off: usize) -> u32 {
-    u32::from_ne_bytes([bytes[off], bytes[off + 1], bytes[off + 2], bytes[off + 3]])
+/// `struct nlmsghdr`, as it lies on the wire. The receive path reads its length and flags.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct NlMsgHdr {
+    len: u32,
+    _type: u16,
+    flags: u16,
+    _seq: u32,
+    _pid: u32,
 }
 
-/// Reads a native-endian `u16` at `off`; the caller has checked the bounds.
-fn read_u16(bytes: &[u8], off: usize) -> u16 {
-    u16::from_ne_bytes([bytes[off], bytes[off + 1]])
-}
+const _: () = assert!(core::mem::size_of::<NlMsgHdr>() == NLMSG_HDRLEN);
 
-/// Decodes the `cn_msg` header at the start of `bytes`, if there is room for one.
-pub fn decode_cn_msg(bytes: &[u8]) -> Option<CnMsg> {
-    if bytes.len() < CN_MSG_HDRLEN {
-        return None;
-    }
-    Some(CnMsg {
-        id: CbId::new(read_u32(bytes, 0), read_u32(bytes, 4)),
-        seq: read_u32(bytes, 8),
-        ack: read_u32(bytes, 12),
-        len: read_u16(bytes, 16),
-        flags: read_u16(bytes, 18),
-    })
-}
+// SAFETY: Integers only, without padding: every bit pattern is valid.
+unsafe impl FromBytes for NlMsgHdr {}
 
 /// One netlink message of a datagram sent to the connector, framed and checked.
 ///
@@ -72,25 +64,27 @@ pub struct Frame {
 
 impl Frame {
     /// Frames the message at `offset` of the datagram `data`; `None` ends the walk.
+    #[inline]
     pub fn parse(data: &[u8], offset: usize) -> Option<Self> {
         let rest = data.get(offset..)?;
-        if rest.len() < NLMSG_HDRLEN {
-            return None;
-        }
-        let nlmsg_len = read_u32(rest, 0) as usize;
+        let header = NlMsgHdr::from_bytes_copy(rest.get(..NLMSG_HDRLEN)?)?;
+        let nlmsg_len = header.len as usize;
         if nlmsg_len < NLMSG_HDRLEN || nlmsg_len > rest.len() {
             return None;
         }
         let payload = &rest[NLMSG_HDRLEN..nlmsg_len];
-        let msg = decode_cn_msg(payload).filter(|msg| {
-            payload.len() <= CONNECTOR_MAX_MSG_SIZE
-                && CN_MSG_HDRLEN + usize::from(msg.len) <= payload.len()
-        });
+        let msg = payload
+            .get(..CN_MSG_HDRLEN)
+            .and_then(CnMsg::from_bytes_copy)
+            .filter(|msg| {
+                payload.len() <= CONNECTOR_MAX_MSG_SIZE
+                    && CN_MSG_HDRLEN + usize::from(msg.len) <= payload.len()
+            });
         Some(Self {
             offset,
             len: nlmsg_len,
             next: offset + nlmsg_align(nlmsg_len).min(rest.len()),
-            nlmsg_flags: read_u16(rest, 6),
+            nlmsg_flags: header.flags,
             msg,
         })
     }
@@ -155,7 +149,7 @@ mod tests {
     fn decodes_header_fields() {
         let mut buf = KVec::new();
         push_msg(&mut buf, good_len(5), 0, 5, 5);
-        let msg = decode_cn_msg(&buf[NLMSG_HDRLEN..]).unwrap();
+        let msg = CnMsg::from_bytes_copy(&buf[NLMSG_HDRLEN..][..CN_MSG_HDRLEN]).unwrap();
         assert_eq!(msg.id, CbId::new(14, 0x456));
         assert_eq!((msg.seq, msg.ack, msg.len, msg.flags), (1, 2, 5, 0));
     }

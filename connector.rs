@@ -31,7 +31,12 @@
 //! built in place, without an allocation of its own, e.g. from a tracepoint probe.
 
 use core::{any::TypeId, marker::PhantomData, ptr::NonNull};
-use kernel::{bindings, error::to_result, prelude::*};
+use kernel::{
+    bindings,
+    error::to_result,
+    prelude::*,
+    transmute::{AsBytes, FromBytes},
+};
 
 /// Connector index of the process events connector.
 pub const CN_IDX_PROC: u32 = 0x1;
@@ -85,19 +90,13 @@ pub struct CnMsg {
 
 const _: () = assert!(CN_MSG_HDRLEN == 20);
 
-impl CnMsg {
-    /// The header's bytes, as they go on the wire (native endian).
-    pub fn to_bytes(&self) -> [u8; CN_MSG_HDRLEN] {
-        let mut out = [0u8; CN_MSG_HDRLEN];
-        out[0..4].copy_from_slice(&self.id.idx.to_ne_bytes());
-        out[4..8].copy_from_slice(&self.id.val.to_ne_bytes());
-        out[8..12].copy_from_slice(&self.seq.to_ne_bytes());
-        out[12..16].copy_from_slice(&self.ack.to_ne_bytes());
-        out[16..18].copy_from_slice(&self.len.to_ne_bytes());
-        out[18..20].copy_from_slice(&self.flags.to_ne_bytes());
-        out
-    }
-}
+const _: () = assert!(core::mem::size_of::<CnMsg>() == CN_MSG_HDRLEN);
+
+// SAFETY: Integers only, without padding (20 bytes: two `u32` of `CbId`, two `u32`, two `u16`):
+// every bit pattern is valid.
+unsafe impl FromBytes for CnMsg {}
+// SAFETY: As above: no padding, so every byte is initialised.
+unsafe impl AsBytes for CnMsg {}
 
 /// The C type of a connector callback.
 pub type RawCallback = unsafe extern "C" fn(*mut CnMsg, *mut bindings::netlink_skb_parms);
@@ -660,7 +659,7 @@ impl Outgoing<'_> {
             flags: self.flags,
         };
         let mut buf = KVec::with_capacity(CN_MSG_HDRLEN + self.data.len(), sleep.alloc_flags())?;
-        buf.extend_from_slice(&header.to_bytes(), sleep.alloc_flags())?;
+        buf.extend_from_slice(header.as_bytes(), sleep.alloc_flags())?;
         buf.extend_from_slice(self.data, sleep.alloc_flags())?;
         let (portid, group) = match to {
             Destination::Registered => (0, 0),

@@ -26,6 +26,7 @@ use kernel::{
         atomic::{ordering, Atomic},
         Mutex,
     },
+    transmute::AsBytes,
 };
 
 pub mod cn_netlink;
@@ -183,7 +184,7 @@ impl Connector {
             unsafe {
                 self.send_raw(
                     &msg,
-                    &msg.to_bytes(),
+                    msg.as_bytes(),
                     0,
                     group,
                     bindings::GFP_KERNEL,
