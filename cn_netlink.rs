@@ -136,6 +136,7 @@ impl KernelSocket {
     }
 
     /// Whether anybody listens on `group`.
+    #[inline]
     pub fn has_listeners(&self, group: u32) -> bool {
         // SAFETY: `sock` is a valid kernel netlink socket (type invariant).
         unsafe { bindings::netlink_has_listeners(self.sock.as_ptr(), group) != 0 }
@@ -148,6 +149,7 @@ impl KernelSocket {
     /// # Safety
     ///
     /// `filter`, if any, is safe to call with `filter_data` from the calling context.
+    #[inline]
     pub unsafe fn broadcast(
         &self,
         skb: OutSkb,
@@ -182,6 +184,7 @@ impl KernelSocket {
     /// # Safety
     ///
     /// `may_wait` only where sleeping is allowed.
+    #[inline]
     pub unsafe fn unicast(&self, skb: OutSkb, portid: u32, may_wait: bool) -> c_int {
         // SAFETY: `sock` is valid (type invariant); the skb's ownership passes to netlink, which
         // sleeps only if `may_wait`, where that is allowed.
@@ -215,6 +218,7 @@ pub struct OutSkb {
 impl OutSkb {
     /// Builds a buffer holding one `NLMSG_DONE` message with sequence number `seq`, the given
     /// payload, and `dst_group` in its netlink control block (`nlmsg_new()` + `nlmsg_put()`).
+    #[inline]
     pub fn new_done(
         seq: u32,
         payload: &[u8],
@@ -251,6 +255,7 @@ impl OutSkb {
     }
 
     /// Gives up ownership, for a netlink function that consumes the buffer.
+    #[inline]
     fn into_raw(self) -> *mut bindings::sk_buff {
         let skb = self.skb.as_ptr();
         core::mem::forget(self);

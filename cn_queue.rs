@@ -15,7 +15,11 @@
 
 use crate::cn_netlink::WaitMap;
 use crate::connector::{CbId, CN_CBQ_NAMELEN};
-use core::{mem::ManuallyDrop, ptr};
+use core::{
+    mem::ManuallyDrop,
+    ptr,
+    sync::atomic::{AtomicPtr, AtomicU32, Ordering},
+};
 use kernel::{
     bindings, new_condvar, new_spinlock,
     prelude::*,
@@ -41,12 +45,12 @@ const REMOVED: u32 = 1 << 31;
 #[repr(C)]
 pub struct CallbackEntry<H> {
     /// The next node of the list, or null. Written under the queue's lock, read under RCU.
-    next: Atomic<*mut CallbackEntry<H>>,
+    next: AtomicPtr<CallbackEntry<H>>,
     id: CbId,
     group: u32,
     /// Number of running invocations, plus [`REMOVED`] once the entry is being removed. Only
     /// removers set [`REMOVED`], under the queue's lock.
-    state: Atomic<u32>,
+    state: AtomicU32,
     /// Removers of the entry other than the one that set [`REMOVED`], while they wait for its
     /// invocations: the node is not freed before they are done. Changed under the lock.
     other_removers: Atomic<u32>,
@@ -76,7 +80,7 @@ impl<H> CallbackEntry<H> {
 
     /// Whether the entry is not being removed.
     fn is_live(&self) -> bool {
-        self.state.load(ordering::Relaxed) & REMOVED == 0
+        self.state.load(Ordering::Relaxed) & REMOVED == 0
     }
 }
 
@@ -119,7 +123,7 @@ impl<H> Drop for Invocation<'_, H> {
 /// grace period.
 #[pin_data(PinnedDrop)]
 pub struct CallbackQueue<H> {
-    head: Atomic<*mut CallbackEntry<H>>,
+    head: AtomicPtr<CallbackEntry<H>>,
     /// Serialises registrations and removals; the lock of `idle`. A spinlock, so that the
     /// wake-up of a remover never sleeps.
     #[pin]
@@ -141,11 +145,11 @@ impl<H> CallbackQueue<H> {
         // SAFETY: `head` and the `next` fields are null or point to nodes of the list (type
         // invariant), which are freed only after a grace period: valid while `_rcu` is held.
         // Under the lock alone no node can be unlinked, so none freed.
-        let mut next = unsafe { self.head.load(ordering::Acquire).as_ref() };
+        let mut next = unsafe { self.head.load(Ordering::Acquire).as_ref() };
         core::iter::from_fn(move || {
             let entry = next?;
             // SAFETY: As above.
-            next = unsafe { entry.next.load(ordering::Acquire).as_ref() };
+            next = unsafe { entry.next.load(Ordering::Acquire).as_ref() };
             Some(entry)
         })
     }
@@ -170,7 +174,7 @@ impl<H> CallbackQueue<H> {
     /// Ends one counted run (or attempt) of `entry`, waking its remover if it was the last.
     #[inline]
     fn put(&self, entry: &CallbackEntry<H>) {
-        if entry.state.fetch_sub(1, ordering::Release) == REMOVED | 1 {
+        if entry.state.fetch_sub(1, Ordering::Release) == REMOVED | 1 {
             // The last invocation of a removed entry: wake its remover. Taking the lock orders
             // the wake-up after the remover's check of `state` and its going to sleep.
             let _writers = self.writers.lock();
@@ -183,7 +187,7 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
     /// Creates an empty queue.
     pub fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            head: Atomic::new(ptr::null_mut()),
+            head: AtomicPtr::new(ptr::null_mut()),
             writers <- new_spinlock!((), "cn_queue"),
             idle <- new_condvar!("cn_queue_idle"),
         })
@@ -200,10 +204,10 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
         let wait_map = WaitMap::new(CStr::from_bytes_until_nul(&stored).unwrap_or(c"cn_callback"))?;
         let entry = KBox::new(
             CallbackEntry {
-                next: Atomic::new(ptr::null_mut()),
+                next: AtomicPtr::new(ptr::null_mut()),
                 id,
                 group: id.idx,
-                state: Atomic::new(0),
+                state: AtomicU32::new(0),
                 other_removers: Atomic::new(0),
                 name: stored,
                 handler,
@@ -224,7 +228,7 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
             }
             if !taken {
                 // INVARIANT: Appended under the lock, complete before it is published (release).
-                tail.store(entry, ordering::Release);
+                tail.store(entry, Ordering::Release);
             }
             !taken
         };
@@ -255,7 +259,7 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
             // Only removers set `REMOVED`, and only under the lock: check and set are one step.
             let first = entry.is_live();
             if first {
-                entry.state.fetch_add(REMOVED, ordering::Full);
+                entry.state.fetch_add(REMOVED, Ordering::SeqCst);
             } else {
                 entry.other_removers.add(1, ordering::Relaxed);
             }
@@ -268,7 +272,7 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
         // that we wait for the running ones.
         entry.wait_map.will_wait();
         let mut writers = self.writers.lock();
-        while entry.state.load(ordering::Acquire) != REMOVED {
+        while entry.state.load(Ordering::Acquire) != REMOVED {
             self.idle.wait(&mut writers);
         }
         if !first {
@@ -287,7 +291,7 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
         for node in self.entries(&rcu) {
             if ptr::eq(node, entry) {
                 // INVARIANT: Unlinked under the lock; readers see the list with or without it.
-                link.store(entry.next.load(ordering::Relaxed), ordering::Release);
+                link.store(entry.next.load(Ordering::Relaxed), Ordering::Release);
                 break;
             }
             link = &node.next;
@@ -307,7 +311,7 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
         let entry = self.entries(&rcu).find(|e| e.id == id)?;
         // Counted before the check: a remover that set `REMOVED` before our count waits for it
         // to go away again, one that sets it after waits for the invocation.
-        if entry.state.fetch_add(1, ordering::Acquire) & REMOVED != 0 {
+        if entry.state.fetch_add(1, Ordering::Acquire) & REMOVED != 0 {
             self.put(entry);
             return None;
         }
@@ -344,11 +348,11 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
 impl<H> PinnedDrop for CallbackQueue<H> {
     fn drop(self: Pin<&mut Self>) {
         // Nothing else can use the queue any more: free what is left.
-        let mut next = self.head.load(ordering::Relaxed);
+        let mut next = self.head.load(Ordering::Relaxed);
         while !next.is_null() {
             // SAFETY: A node of the list (type invariant), no longer reachable by anybody.
             let entry = unsafe { KBox::from_raw(next) };
-            next = entry.next.load(ordering::Relaxed);
+            next = entry.next.load(Ordering::Relaxed);
             let mut entry = entry;
             // SAFETY: Dropped once, here; the node is freed with it.
             unsafe { ManuallyDrop::drop(&mut entry.wait_map) };
@@ -454,12 +458,12 @@ mod tests {
         let id = CbId::new(7, 7);
         q.add(id, b"x", 77).unwrap();
         let running = q.invoke(id).unwrap();
-        assert_eq!(running.entry.state.load(ordering::Relaxed), 1);
+        assert_eq!(running.entry.state.load(Ordering::Relaxed), 1);
         drop(running);
         let mut counts = KVec::new();
         q.for_each(|e| {
             counts
-                .push(e.state.load(ordering::Relaxed), GFP_ATOMIC)
+                .push(e.state.load(Ordering::Relaxed), GFP_ATOMIC)
                 .unwrap()
         });
         assert_eq!(&counts[..], &[0]);
