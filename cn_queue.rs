@@ -250,7 +250,7 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
     /// is done). Sleeps: must not be called from atomic context nor from the callback being
     /// removed (lockdep reports that).
     pub fn remove(&self, id: CbId, retire: impl FnOnce()) -> bool {
-        let (entry, first) = {
+        let (entry, first, idle) = {
             let _writers = self.writers.lock();
             let rcu = rcu::read_lock();
             let Some(entry) = self.entries(&rcu).find(|e| e.id == id) else {
@@ -263,24 +263,26 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
             } else {
                 entry.other_removers.add(1, ordering::Relaxed);
             }
-            (ptr::from_ref(entry), first)
+            let idle = entry.state.load(Ordering::Acquire) == REMOVED;
+            (ptr::from_ref(entry), first, idle)
         };
         // SAFETY: Only the first remover unlinks and frees the node, and only once no other
         // remover is counted in `other_removers`, which this one is if it is not the first.
         let entry = unsafe { &*entry };
-        // No new invocation starts. Outside the lock, tell lockdep
-        // that we wait for the running ones.
+        // No new invocation starts. Outside the lock, tell lockdep that we wait for the running
+        // ones (also when none is running: the wait is what lockdep checks).
         entry.wait_map.will_wait();
-        let mut writers = self.writers.lock();
-        while entry.state.load(Ordering::Acquire) != REMOVED {
-            self.idle.wait(&mut writers);
+        if !(first && idle) {
+            let mut writers = self.writers.lock();
+            while entry.state.load(Ordering::Acquire) != REMOVED {
+                self.idle.wait(&mut writers);
+            }
+            if !first {
+                entry.other_removers.fetch_sub(1, ordering::Relaxed);
+                self.idle.notify_all();
+                return false;
+            }
         }
-        if !first {
-            entry.other_removers.fetch_sub(1, ordering::Relaxed);
-            self.idle.notify_all();
-            return false;
-        }
-        drop(writers);
         retire();
         let mut writers = self.writers.lock();
         while entry.other_removers.load(ordering::Relaxed) != 0 {

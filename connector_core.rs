@@ -18,16 +18,11 @@
 //! (`cn_sockstate.rs`), never in `sk_user_data`, which C users may use as they do with the C
 //! connector.
 
-use core::any::TypeId;
-use kernel::{
-    bindings, new_mutex,
-    prelude::*,
-    sync::{
-        atomic::{ordering, Atomic},
-        Mutex,
-    },
-    transmute::AsBytes,
+use core::{
+    any::TypeId,
+    sync::atomic::{AtomicPtr, Ordering},
 };
+use kernel::{bindings, new_mutex, prelude::*, sync::Mutex, transmute::AsBytes};
 
 pub mod cn_netlink;
 pub mod cn_notify;
@@ -105,11 +100,11 @@ struct Connector {
 /// of which holds a reference on this module (`netlink_create()` takes it), so neither can run
 /// once the module's exit has started. `/proc` readers are waited for by the removal of the entry,
 /// which happens before the connector is freed.
-static CONNECTOR: Atomic<*const Connector> = Atomic::new(core::ptr::null());
+static CONNECTOR: AtomicPtr<Connector> = AtomicPtr::new(core::ptr::null_mut());
 
 /// The running connector, if any.
 fn connector() -> Option<&'static Connector> {
-    let ptr = CONNECTOR.load(ordering::Acquire);
+    let ptr = CONNECTOR.load(Ordering::Acquire);
     // SAFETY: A non-null `CONNECTOR` points to the live connector, which stays alive while the
     // callers listed at `CONNECTOR` can run, as explained there.
     unsafe { ptr.as_ref() }
@@ -396,7 +391,7 @@ impl kernel::Module for ConnectorModule {
         );
         let connector = KBox::pin_init(Connector::new(module, control_id), GFP_KERNEL)?;
         // Complete: from here on, input is handled (before, it was ignored).
-        CONNECTOR.store(&raw const *connector, ordering::Release);
+        CONNECTOR.store((&raw const *connector).cast_mut(), Ordering::Release);
         pr_info!("ready, control id {}:{}\n", control_id.idx, control_id.val);
         Ok(Self {
             _connector: connector,
@@ -408,7 +403,7 @@ impl Drop for ConnectorModule {
     fn drop(&mut self) {
         // Runs before the fields are dropped: first unpublish, then release the socket, remove
         // the `/proc` entry (waiting for readers) and free the rest.
-        CONNECTOR.store(core::ptr::null(), ordering::Release);
+        CONNECTOR.store(core::ptr::null_mut(), Ordering::Release);
     }
 }
 
