@@ -523,21 +523,21 @@ impl WaitMap {
     /// Marks the start of a run in the current task.
     #[inline]
     pub fn start(&self) {
-        // SAFETY: `map` is valid (type invariant).
         #[cfg(CONFIG_LOCKDEP)]
-        unsafe {
-            cn_wait_map_acquire(self.map.as_ptr())
-        };
+        {
+            // SAFETY: `map` is valid (type invariant).
+            unsafe { cn_wait_map_acquire(self.map.as_ptr()) };
+        }
     }
 
     /// Marks the end of the run that [`WaitMap::start`] started in the current task.
     #[inline]
     pub fn end(&self) {
-        // SAFETY: `map` is valid (type invariant).
         #[cfg(CONFIG_LOCKDEP)]
-        unsafe {
-            cn_wait_map_release(self.map.as_ptr())
-        };
+        {
+            // SAFETY: `map` is valid (type invariant).
+            unsafe { cn_wait_map_release(self.map.as_ptr()) };
+        }
     }
 
     /// Tells lockdep that the caller is about to wait for the runs to finish.

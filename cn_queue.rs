@@ -5,7 +5,7 @@
 //! The queue is an RCU list: a lookup takes no lock and writes only the in-flight count of the
 //! entry it finds, so the receive path (any context, any number of CPUs) neither disables
 //! interrupts nor shares a cache line with other ids' traffic. Registration and removal, which
-//! are rare and sleep, are serialised by a spinlock that readers never take.
+//! are rare and sleep, are serialised by a lock that readers take only to wake a remover.
 //!
 //! No lock is held while a callback runs: a lookup hands out an [`Invocation`] that counts the
 //! entry as running. Removing an entry waits until no invocation of it is left, so a module may
@@ -17,17 +17,14 @@ use crate::cn_netlink::WaitMap;
 use crate::connector::{CbId, CN_CBQ_NAMELEN};
 use core::{
     mem::ManuallyDrop,
-    ptr,
+    ptr::{self, NonNull},
     sync::atomic::{AtomicPtr, AtomicU32, Ordering},
 };
 use kernel::{
-    bindings, new_condvar, new_spinlock,
+    bindings, new_condvar, new_spinlock_irq,
     prelude::*,
-    sync::{
-        atomic::{ordering, Atomic},
-        rcu, CondVar, SpinLock,
-    },
-    types::Opaque,
+    sync::{rcu, CondVar, SpinLockIrq},
+    types::{NotThreadSafe, Opaque},
 };
 
 /// Set in [`CallbackEntry::state`] once the entry is being removed: no invocation starts any more,
@@ -44,6 +41,9 @@ const REMOVED: u32 = 1 << 31;
 /// still see the node can read `next`, `id`, `name`, `group` and `state`.
 #[repr(C)]
 pub struct CallbackEntry<H> {
+    /// For freeing the node after the readers that may still see it. First: `kvfree_rcu` needs
+    /// its head within the object's first 4096 bytes, whatever `H` is.
+    rcu: Opaque<bindings::kvfree_rcu_head>,
     /// The next node of the list, or null. Written under the queue's lock, read under RCU.
     next: AtomicPtr<CallbackEntry<H>>,
     id: CbId,
@@ -53,13 +53,11 @@ pub struct CallbackEntry<H> {
     state: AtomicU32,
     /// Removers of the entry other than the one that set [`REMOVED`], while they wait for its
     /// invocations: the node is not freed before they are done. Changed under the lock.
-    other_removers: Atomic<u32>,
+    other_removers: AtomicU32,
     name: [u8; CN_CBQ_NAMELEN],
     handler: H,
     /// The invocations, as lockdep sees them.
     wait_map: ManuallyDrop<WaitMap>,
-    /// For freeing the node after the readers that may still see it.
-    rcu: Opaque<bindings::kvfree_rcu_head>,
 }
 
 impl<H> CallbackEntry<H> {
@@ -89,24 +87,32 @@ impl<H> CallbackEntry<H> {
 /// # Invariants
 ///
 /// `entry` is linked in `queue` or being removed from it, and this invocation is counted in its
-/// `state`, which keeps the remover from dropping or freeing it.
+/// `state`, which keeps the remover from dropping or freeing it. It ends in the task that started
+/// it (lockdep's view of the run is per task), hence not `Send`.
 pub struct Invocation<'a, H> {
     queue: &'a CallbackQueue<H>,
-    entry: &'a CallbackEntry<H>,
+    entry: NonNull<CallbackEntry<H>>,
+    _not_send: NotThreadSafe,
 }
 
 impl<H> Invocation<'_, H> {
+    /// The entry, alive while the invocation is counted.
+    fn entry(&self) -> &CallbackEntry<H> {
+        // SAFETY: Counted in the entry's `state` (type invariant): not freed before `drop`.
+        unsafe { self.entry.as_ref() }
+    }
+
     /// The registered handler.
     pub fn handler(&self) -> &H {
-        &self.entry.handler
+        &self.entry().handler
     }
 }
 
 impl<H> Drop for Invocation<'_, H> {
     fn drop(&mut self) {
-        self.entry.wait_map.end();
-        // The entry may be freed once the count is down: not touched after this.
-        self.queue.put(self.entry);
+        self.entry().wait_map.end();
+        // SAFETY: Counted (type invariant); the count is dropped exactly once, here.
+        unsafe { self.queue.put(self.entry) };
     }
 }
 
@@ -124,10 +130,11 @@ impl<H> Drop for Invocation<'_, H> {
 #[pin_data(PinnedDrop)]
 pub struct CallbackQueue<H> {
     head: AtomicPtr<CallbackEntry<H>>,
-    /// Serialises registrations and removals; the lock of `idle`. A spinlock, so that the
-    /// wake-up of a remover never sleeps.
+    /// Serialises registrations and removals; the lock of `idle`. Readers take it only to wake
+    /// a remover (the last invocation of a removed entry), so the wake-up never sleeps and is
+    /// safe in any context.
     #[pin]
-    writers: SpinLock<()>,
+    writers: SpinLockIrq<()>,
     /// Signalled when the last invocation of a removed entry ends.
     #[pin]
     idle: CondVar,
@@ -172,9 +179,16 @@ impl<H> CallbackQueue<H> {
     }
 
     /// Ends one counted run (or attempt) of `entry`, waking its remover if it was the last.
+    ///
+    /// # Safety
+    ///
+    /// `entry` is a node of this queue in which the caller holds one count, given up here: the
+    /// node may be freed as soon as the count is down, so it is not touched after that.
     #[inline]
-    fn put(&self, entry: &CallbackEntry<H>) {
-        if entry.state.fetch_sub(1, Ordering::Release) == REMOVED | 1 {
+    unsafe fn put(&self, entry: NonNull<CallbackEntry<H>>) {
+        // SAFETY: Alive while our count holds it, which the decrement gives up last.
+        let state = unsafe { &(*entry.as_ptr()).state };
+        if state.fetch_sub(1, Ordering::Release) == REMOVED | 1 {
             // The last invocation of a removed entry: wake its remover. Taking the lock orders
             // the wake-up after the remover's check of `state` and its going to sleep.
             let _writers = self.writers.lock();
@@ -188,7 +202,7 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
     pub fn new() -> impl PinInit<Self> {
         pin_init!(Self {
             head: AtomicPtr::new(ptr::null_mut()),
-            writers <- new_spinlock!((), "cn_queue"),
+            writers <- new_spinlock_irq!((), "cn_queue"),
             idle <- new_condvar!("cn_queue_idle"),
         })
     }
@@ -208,7 +222,7 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
                 id,
                 group: id.idx,
                 state: AtomicU32::new(0),
-                other_removers: Atomic::new(0),
+                other_removers: AtomicU32::new(0),
                 name: stored,
                 handler,
                 wait_map: ManuallyDrop::new(wait_map),
@@ -259,9 +273,10 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
             // Only removers set `REMOVED`, and only under the lock: check and set are one step.
             let first = entry.is_live();
             if first {
-                entry.state.fetch_add(REMOVED, Ordering::SeqCst);
+                // Relaxed: the acquire loads of `state` below pair with the invocations' releases.
+                entry.state.fetch_add(REMOVED, Ordering::Relaxed);
             } else {
-                entry.other_removers.add(1, ordering::Relaxed);
+                entry.other_removers.fetch_add(1, Ordering::Relaxed);
             }
             let idle = entry.state.load(Ordering::Acquire) == REMOVED;
             (ptr::from_ref(entry), first, idle)
@@ -278,14 +293,14 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
                 self.idle.wait(&mut writers);
             }
             if !first {
-                entry.other_removers.fetch_sub(1, ordering::Relaxed);
+                entry.other_removers.fetch_sub(1, Ordering::Relaxed);
                 self.idle.notify_all();
                 return false;
             }
         }
         retire();
         let mut writers = self.writers.lock();
-        while entry.other_removers.load(ordering::Relaxed) != 0 {
+        while entry.other_removers.load(Ordering::Relaxed) != 0 {
             self.idle.wait(&mut writers);
         }
         let rcu = rcu::read_lock();
@@ -313,17 +328,23 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
         let entry = self.entries(&rcu).find(|e| e.id == id)?;
         // Counted before the check: a remover that set `REMOVED` before our count waits for it
         // to go away again, one that sets it after waits for the invocation.
-        if entry.state.fetch_add(1, Ordering::Acquire) & REMOVED != 0 {
-            self.put(entry);
+        let removed = entry.state.fetch_add(1, Ordering::Acquire) & REMOVED != 0;
+        let entry = NonNull::from(entry);
+        drop(rcu);
+        if removed {
+            // SAFETY: A node of this queue, in which we hold the count taken just above.
+            unsafe { self.put(entry) };
             return None;
         }
-        // SAFETY: Counted and not `REMOVED`: the remover waits for the count to drop before it
-        // unlinks and frees the node, so it outlives the invocation, beyond the RCU section.
-        let entry = unsafe { &*ptr::from_ref(entry) };
-        drop(rcu);
-        entry.wait_map.start();
-        // INVARIANT: Counted in `state` just above.
-        Some(Invocation { queue: self, entry })
+        // INVARIANT: Counted and not `REMOVED`: the remover waits for the count to drop before
+        // it unlinks and frees the node, so it outlives the invocation, beyond the RCU section.
+        let invocation = Invocation {
+            queue: self,
+            entry,
+            _not_send: NotThreadSafe,
+        };
+        invocation.entry().wait_map.start();
+        Some(invocation)
     }
 
     /// The group of the callback registered for `id`.
@@ -460,7 +481,7 @@ mod tests {
         let id = CbId::new(7, 7);
         q.add(id, b"x", 77).unwrap();
         let running = q.invoke(id).unwrap();
-        assert_eq!(running.entry.state.load(Ordering::Relaxed), 1);
+        assert_eq!(running.entry().state.load(Ordering::Relaxed), 1);
         drop(running);
         let mut counts = KVec::new();
         q.for_each(|e| {

@@ -90,8 +90,6 @@ pub struct CnMsg {
 
 const _: () = assert!(CN_MSG_HDRLEN == 20);
 
-const _: () = assert!(core::mem::size_of::<CnMsg>() == CN_MSG_HDRLEN);
-
 // SAFETY: Integers only, without padding (20 bytes: two `u32` of `CbId`, two `u32`, two `u16`):
 // every bit pattern is valid.
 unsafe impl FromBytes for CnMsg {}

@@ -191,7 +191,8 @@ impl Connector {
         }
     }
 
-    /// Sends `msg` (the bytes of the `cn_msg` `header` and its data) as one netlink message, with the routing rules of
+    /// Sends `msg` (the bytes of a `cn_msg` and its data; `header` is a copy of its first
+    /// [`CN_MSG_HDRLEN`] bytes) as one netlink message, with the routing rules of
     /// the C `cn_netlink_send_mult()`; returns what it returns. To a port, waits for room (at
     /// most [`cn_netlink::UNICAST_WAIT_MS`]) only if `may_wait`.
     ///
@@ -698,18 +699,18 @@ unsafe fn send_from_c(
         pr_err!("{}: null message\n", caller);
         return EINVAL.to_errno();
     }
-    // SAFETY: Non-null, hence valid for `CN_MSG_HDRLEN + len` bytes by the safety requirements,
-    // and aligned like every `struct cn_msg`; only read while these views live.
+    // SAFETY: Non-null, hence valid for reads of `CN_MSG_HDRLEN + len` bytes by the safety
+    // requirements; the header is copied, so neither its alignment nor later writes matter.
     let (header, bytes) = unsafe {
         (
-            &*msg,
+            msg.read_unaligned(),
             core::slice::from_raw_parts(msg.cast::<u8>(), CN_MSG_HDRLEN + usize::from(len)),
         )
     };
     // SAFETY: By the safety requirements.
     unsafe {
         connector.send_raw(
-            header,
+            &header,
             bytes,
             portid,
             group,
