@@ -141,6 +141,11 @@ impl NotifyRequests {
         }
     }
 
+    /// Whether no request is in force.
+    pub fn is_empty(&self) -> bool {
+        self.requests.is_empty()
+    }
+
     /// The groups to notify of a change of `id`, one entry per matching request.
     pub fn groups_for(&self, id: CbId) -> impl Iterator<Item = u32> + '_ {
         self.requests

@@ -5,7 +5,7 @@
 //! The queue is an RCU list: a lookup takes no lock and writes only the in-flight count of the
 //! entry it finds, so the receive path (any context, any number of CPUs) neither disables
 //! interrupts nor shares a cache line with other ids' traffic. Registration and removal, which
-//! are rare and sleep, are serialised by a lock that readers take only to wake a remover.
+//! are rare and sleep, are serialised by a mutex that readers never take.
 //!
 //! No lock is held while a callback runs: a lookup hands out an [`Invocation`] that counts the
 //! entry as running. Removing an entry waits until no invocation of it is left, so a module may
@@ -21,9 +21,9 @@ use core::{
     sync::atomic::{AtomicPtr, AtomicU32, Ordering},
 };
 use kernel::{
-    bindings, new_condvar, new_spinlock_irq,
+    bindings, new_condvar, new_mutex, new_spinlock_irq,
     prelude::*,
-    sync::{rcu, CondVar, SpinLockIrq},
+    sync::{rcu, CondVar, Mutex, MutexGuard, SpinLockIrq},
     types::{NotThreadSafe, Opaque},
 };
 
@@ -44,15 +44,15 @@ pub struct CallbackEntry<H> {
     /// For freeing the node after the readers that may still see it. First: `kvfree_rcu` needs
     /// its head within the object's first 4096 bytes, whatever `H` is.
     rcu: Opaque<bindings::kvfree_rcu_head>,
-    /// The next node of the list, or null. Written under the queue's lock, read under RCU.
+    /// The next node of the list, or null. Written under the queue's `registry`, read under RCU.
     next: AtomicPtr<CallbackEntry<H>>,
     id: CbId,
     group: u32,
     /// Number of running invocations, plus [`REMOVED`] once the entry is being removed. Only
-    /// removers set [`REMOVED`], under the queue's lock.
+    /// removers set [`REMOVED`], under the queue's `registry`.
     state: AtomicU32,
     /// Removers of the entry other than the one that set [`REMOVED`], while they wait for its
-    /// invocations: the node is not freed before they are done. Changed under the lock.
+    /// invocations: the node is not freed before they are done. Increased under the queue's `registry`, decreased under its `waits`.
     other_removers: AtomicU32,
     name: [u8; CN_CBQ_NAMELEN],
     handler: H,
@@ -124,18 +124,22 @@ impl<H> Drop for Invocation<'_, H> {
 /// # Invariants
 ///
 /// `head` is the first node of a singly linked list of [`CallbackEntry`] nodes owned by the queue,
-/// in registration order, changed only under `writers` and published with release stores, so that
-/// readers under RCU see complete nodes. A node unlinked from the list is freed only after an RCU
-/// grace period.
+/// in registration order, changed only under `registry` and published with release stores, so
+/// that readers under RCU see complete nodes. A node unlinked from the list is freed only after an
+/// RCU grace period.
 #[pin_data(PinnedDrop)]
 pub struct CallbackQueue<H> {
     head: AtomicPtr<CallbackEntry<H>>,
-    /// Serialises registrations and removals; the lock of `idle`. Readers take it only to wake
-    /// a remover (the last invocation of a removed entry), so the wake-up never sleeps and is
-    /// safe in any context.
+    /// Serialises changes of the list: registrations, the marking of removed entries and their
+    /// unlinking. Never taken by readers.
     #[pin]
-    writers: SpinLockIrq<()>,
-    /// Signalled when the last invocation of a removed entry ends.
+    registry: Mutex<()>,
+    /// The lock of `idle`: removers check under it that no invocation (or other remover) is left
+    /// before they sleep, and the last one takes it to wake them; interrupt-safe, so that the
+    /// wake-up never sleeps, in any context.
+    #[pin]
+    waits: SpinLockIrq<()>,
+    /// Signalled when the last invocation of a removed entry ends, or a concurrent remover is done.
     #[pin]
     idle: CondVar,
 }
@@ -143,15 +147,34 @@ pub struct CallbackQueue<H> {
 // SAFETY: The list's nodes are shared between threads as `&CallbackEntry<H>`, which hands out
 // `&H`: sending or sharing the queue needs `H: Sync + Send`.
 unsafe impl<H: Send + Sync> Send for CallbackQueue<H> {}
-// SAFETY: As above; the list itself is changed only under the lock and read under RCU.
+// SAFETY: As above; the list itself is changed only under `registry` and read under RCU.
 unsafe impl<H: Send + Sync> Sync for CallbackQueue<H> {}
 
 impl<H> CallbackQueue<H> {
-    /// The nodes of the list, from the head, for a reader under RCU or a writer under the lock.
+    /// The nodes of the list, from the head, for a reader under RCU.
     fn entries<'a>(&'a self, _rcu: &'a rcu::Guard) -> impl Iterator<Item = &'a CallbackEntry<H>> {
+        // SAFETY: Nodes are freed only after a grace period, which `_rcu` holds off.
+        unsafe { self.walk() }
+    }
+
+    /// The nodes of the list, from the head, for a writer: under `registry` no node is unlinked,
+    /// so none is freed.
+    fn entries_locked<'a>(
+        &'a self,
+        _registry: &'a MutexGuard<'_, ()>,
+    ) -> impl Iterator<Item = &'a CallbackEntry<H>> {
+        // SAFETY: Nodes are unlinked only under `registry`, which `_registry` holds.
+        unsafe { self.walk() }
+    }
+
+    /// The nodes of the list, from the head.
+    ///
+    /// # Safety
+    ///
+    /// The caller keeps the nodes from being freed for `'a`: under RCU or under `registry`.
+    unsafe fn walk<'a>(&'a self) -> impl Iterator<Item = &'a CallbackEntry<H>> {
         // SAFETY: `head` and the `next` fields are null or point to nodes of the list (type
-        // invariant), which are freed only after a grace period: valid while `_rcu` is held.
-        // Under the lock alone no node can be unlinked, so none freed.
+        // invariant), kept alive for `'a` by the safety requirements.
         let mut next = unsafe { self.head.load(Ordering::Acquire).as_ref() };
         core::iter::from_fn(move || {
             let entry = next?;
@@ -191,7 +214,7 @@ impl<H> CallbackQueue<H> {
         if state.fetch_sub(1, Ordering::Release) == REMOVED | 1 {
             // The last invocation of a removed entry: wake its remover. Taking the lock orders
             // the wake-up after the remover's check of `state` and its going to sleep.
-            let _writers = self.writers.lock();
+            let _waits = self.waits.lock();
             self.idle.notify_all();
         }
     }
@@ -202,7 +225,8 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
     pub fn new() -> impl PinInit<Self> {
         pin_init!(Self {
             head: AtomicPtr::new(ptr::null_mut()),
-            writers <- new_spinlock_irq!((), "cn_queue"),
+            registry <- new_mutex!((), "cn_queue"),
+            waits <- new_spinlock_irq!((), "cn_queue_waits"),
             idle <- new_condvar!("cn_queue_idle"),
         })
     }
@@ -232,16 +256,15 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
         )?;
         let entry = KBox::into_raw(entry);
         let appended = {
-            let _writers = self.writers.lock();
-            let rcu = rcu::read_lock();
+            let registry = self.registry.lock();
             let mut tail = &self.head;
             let mut taken = false;
-            for existing in self.entries(&rcu) {
+            for existing in self.entries_locked(&registry) {
                 taken |= existing.id == id;
                 tail = &existing.next;
             }
             if !taken {
-                // INVARIANT: Appended under the lock, complete before it is published (release).
+                // INVARIANT: Appended under `registry`, complete before it is published (release).
                 tail.store(entry, Ordering::Release);
             }
             !taken
@@ -257,68 +280,92 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
     /// Removes the callback for `id`: no invocation of it starts any more; once none is running,
     /// `retire` is called, then the entry is unlinked and the id is free again. Until then the id
     /// stays taken, so that `retire` (which drops what the callback left behind) cannot meet a new
-    /// registration of it.
+    /// registration of it. If no invocation runs and `nothing_to_retire` (called under the
+    /// queue's `registry`) says so, the entry is unlinked at once, without `retire`.
     ///
     /// Returns whether this call removed the callback. A concurrent removal of the same id also
     /// waits until no invocation is running, but returns `false` (and may return before `retire`
     /// is done). Sleeps: must not be called from atomic context nor from the callback being
     /// removed (lockdep reports that).
-    pub fn remove(&self, id: CbId, retire: impl FnOnce()) -> bool {
-        let (entry, first, idle) = {
-            let _writers = self.writers.lock();
-            let rcu = rcu::read_lock();
-            let Some(entry) = self.entries(&rcu).find(|e| e.id == id) else {
+    pub fn remove(
+        &self,
+        id: CbId,
+        nothing_to_retire: impl FnOnce() -> bool,
+        retire: impl FnOnce(),
+    ) -> bool {
+        let (entry, first, unlinked) = {
+            let registry = self.registry.lock();
+            let Some(entry) = self.entries_locked(&registry).find(|e| e.id == id) else {
                 return false;
             };
-            // Only removers set `REMOVED`, and only under the lock: check and set are one step.
+            // Only removers set `REMOVED`, and only under `registry`: check and set are one step.
             let first = entry.is_live();
             if first {
-                // Relaxed: the acquire loads of `state` below pair with the invocations' releases.
+                // Relaxed: the acquire loads of `state` pair with the invocations' releases.
                 entry.state.fetch_add(REMOVED, Ordering::Relaxed);
             } else {
                 entry.other_removers.fetch_add(1, Ordering::Relaxed);
             }
-            let idle = entry.state.load(Ordering::Acquire) == REMOVED;
-            (ptr::from_ref(entry), first, idle)
+            // The first remover of an idle entry: no other remover can have found it yet.
+            let unlinked =
+                first && entry.state.load(Ordering::Acquire) == REMOVED && nothing_to_retire();
+            if unlinked {
+                self.unlink(entry, &registry);
+            }
+            (ptr::from_ref(entry), first, unlinked)
         };
-        // SAFETY: Only the first remover unlinks and frees the node, and only once no other
-        // remover is counted in `other_removers`, which this one is if it is not the first.
+        // SAFETY: Only the first remover frees the node, after unlinking it under `registry`
+        // with no other remover counted in `other_removers`; this one is, if it is not the first
+        // (if the first unlinked the node at once, no other remover found it).
         let entry = unsafe { &*entry };
-        // No new invocation starts. Outside the lock, tell lockdep that we wait for the running
+        // No new invocation starts. Outside the locks, tell lockdep that we wait for the running
         // ones (also when none is running: the wait is what lockdep checks).
         entry.wait_map.will_wait();
-        if !(first && idle) {
-            let mut writers = self.writers.lock();
-            while entry.state.load(Ordering::Acquire) != REMOVED {
-                self.idle.wait(&mut writers);
+        if !unlinked {
+            {
+                let mut waits = self.waits.lock();
+                while entry.state.load(Ordering::Acquire) != REMOVED {
+                    self.idle.wait(&mut waits);
+                }
+                if !first {
+                    entry.other_removers.fetch_sub(1, Ordering::Relaxed);
+                    self.idle.notify_all();
+                    return false;
+                }
             }
-            if !first {
-                entry.other_removers.fetch_sub(1, Ordering::Relaxed);
-                self.idle.notify_all();
-                return false;
+            retire();
+            // Unlink once no other remover is counted; they are counted under `registry`.
+            loop {
+                {
+                    let registry = self.registry.lock();
+                    if entry.other_removers.load(Ordering::Relaxed) == 0 {
+                        self.unlink(entry, &registry);
+                        break;
+                    }
+                }
+                let mut waits = self.waits.lock();
+                while entry.other_removers.load(Ordering::Relaxed) != 0 {
+                    self.idle.wait(&mut waits);
+                }
             }
         }
-        retire();
-        let mut writers = self.writers.lock();
-        while entry.other_removers.load(Ordering::Relaxed) != 0 {
-            self.idle.wait(&mut writers);
-        }
-        let rcu = rcu::read_lock();
+        // SAFETY: Unlinked, `REMOVED` with no invocation left, no other remover waiting, and
+        // from `KBox`.
+        unsafe { Self::free_unlinked(ptr::from_ref(entry).cast_mut()) };
+        true
+    }
+
+    /// Unlinks `entry`, a node of the list.
+    fn unlink(&self, entry: &CallbackEntry<H>, registry: &MutexGuard<'_, ()>) {
         let mut link = &self.head;
-        for node in self.entries(&rcu) {
+        for node in self.entries_locked(registry) {
             if ptr::eq(node, entry) {
-                // INVARIANT: Unlinked under the lock; readers see the list with or without it.
+                // INVARIANT: Unlinked under `registry`; readers see the list with or without it.
                 link.store(entry.next.load(Ordering::Relaxed), Ordering::Release);
-                break;
+                return;
             }
             link = &node.next;
         }
-        drop(rcu);
-        drop(writers);
-        // SAFETY: Unlinked just now, `REMOVED` with no invocation left, no other remover
-        // waiting, and from `KBox`.
-        unsafe { Self::free_unlinked(ptr::from_ref(entry).cast_mut()) };
-        true
     }
 
     /// Looks up `id` and starts an invocation of its callback.
@@ -424,8 +471,8 @@ mod tests {
         q.add(CbId::new(1, 1), b"a", 1).unwrap();
         q.add(CbId::new(1, 2), b"b", 2).unwrap();
         q.add(CbId::new(2, 1), b"c", 3).unwrap();
-        assert!(q.remove(CbId::new(1, 2), || ()));
-        assert!(!q.remove(CbId::new(1, 2), || ()));
+        assert!(q.remove(CbId::new(1, 2), || true, || ()));
+        assert!(!q.remove(CbId::new(1, 2), || true, || ()));
         assert!(q.invoke(CbId::new(1, 2)).is_none());
         assert_eq!(&ids(&q)[..], &[(1, 1), (2, 1)]);
         // The id is free again.
@@ -439,18 +486,37 @@ mod tests {
         let id = CbId::new(4, 4);
         q.add(id, b"x", 1).unwrap();
         let mut retired = false;
-        assert!(q.remove(id, || {
-            // While it is retired: not invocable, not listed, and not registrable again.
-            assert!(q.invoke(id).is_none());
-            assert_eq!(q.group_of(id), None);
-            assert_eq!(ids(&q).len(), 0);
-            assert_eq!(q.add(id, b"y", 2), Err(EINVAL));
-            retired = true;
-        }));
+        assert!(q.remove(
+            id,
+            || false,
+            || {
+                // While it is retired: not invocable, not listed, and not registrable again.
+                assert!(q.invoke(id).is_none());
+                assert_eq!(q.group_of(id), None);
+                assert_eq!(ids(&q).len(), 0);
+                assert_eq!(q.add(id, b"y", 2), Err(EINVAL));
+                retired = true;
+            }
+        ));
         assert!(retired);
         // Complete: the id is free.
         q.add(id, b"y", 2).unwrap();
         assert_eq!(*q.invoke(id).unwrap().handler(), 2);
+    }
+
+    #[test]
+    fn nothing_to_retire_skips_retire() {
+        let q = queue();
+        let id = CbId::new(5, 6);
+        q.add(id, b"x", 1).unwrap();
+        let mut retired = false;
+        assert!(q.remove(id, || true, || retired = true));
+        assert!(!retired);
+        assert!(q.invoke(id).is_none());
+        // The id is free again at once.
+        q.add(id, b"y", 2).unwrap();
+        assert!(q.remove(id, || false, || retired = true));
+        assert!(retired);
     }
 
     #[test]
@@ -491,7 +557,7 @@ mod tests {
         });
         assert_eq!(&counts[..], &[0]);
         // With nothing running, removal does not wait.
-        assert!(q.remove(id, || ()));
+        assert!(q.remove(id, || true, || ()));
         assert!(q.invoke(id).is_none());
     }
 }

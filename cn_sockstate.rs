@@ -22,7 +22,10 @@ use kernel::{
     new_condvar, new_spinlock_irq,
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
-    sync::{CondVar, SpinLockIrq},
+    sync::{
+        atomic::{ordering, Atomic},
+        CondVar, SpinLockIrq,
+    },
 };
 
 /// Frees a state: the owner's `drop_state::<T>`, called with the state's pointer.
@@ -59,9 +62,10 @@ impl Drop for Slot {
     }
 }
 
-/// The slots, and how many socket releases are dropping slots they unlinked.
+/// The slots, their number, and how many socket releases are dropping slots they unlinked.
 struct Table {
     slots: RBTree<Key, Slot>,
+    count: usize,
     dropping: u32,
 }
 
@@ -75,6 +79,9 @@ pub struct SocketStates {
     /// Signalled when the last release that was dropping slots is done.
     #[pin]
     dropped: CondVar,
+    /// Whether the table has no slot and no release is dropping any: set under the lock after
+    /// every change, read without it.
+    idle: Atomic<bool>,
 }
 
 impl SocketStates {
@@ -84,12 +91,28 @@ impl SocketStates {
             table <- new_spinlock_irq!(
                 Table {
                     slots: RBTree::new(),
+                    count: 0,
                     dropping: 0
                 },
                 "cn_socket_states"
             ),
             dropped <- new_condvar!("cn_socket_states_dropped"),
+            idle: Atomic::new(true),
         })
+    }
+
+    /// Publishes whether `table` is idle (see [`SocketStates::is_idle`]); under the lock.
+    fn publish(&self, table: &Table) {
+        self.idle
+            .store(table.count == 0 && table.dropping == 0, ordering::Release);
+    }
+
+    /// Whether no socket has a state and no drop of one is in flight: then no owner has anything
+    /// to purge. A `true` seen after an owner's last invocation ended is final for that owner,
+    /// whose states are attached only by its invocations: it is only stored once every earlier
+    /// state is dropped (release), and read with acquire.
+    pub fn is_idle(&self) -> bool {
+        self.idle.load(ordering::Acquire)
     }
 
     /// The state of `sk` owned by `owner`, if it has the type `type_id`.
@@ -157,12 +180,15 @@ impl SocketStates {
         table
             .slots
             .insert(reservation.into_node(key(sk, owner), slot));
+        table.count += 1;
+        self.publish(&table);
         Ok((data, true))
     }
 
     /// Drops every state of `sk`: the socket is being released. Process context.
     pub fn release_socket(&self, sk: usize) {
         let mut unlinked = RBTree::new();
+        let mut removed = 0;
         {
             let mut table = self.table.lock();
             while let Some(cursor) = table
@@ -173,16 +199,20 @@ impl SocketStates {
                     break;
                 }
                 unlinked.insert(cursor.remove_current().1);
+                removed += 1;
             }
-            if unlinked.is_empty() {
+            if removed == 0 {
                 return;
             }
+            table.count -= removed;
             table.dropping += 1;
+            self.publish(&table);
         }
         // The owners' drop functions, outside the lock; a purge of an owner waits for us.
         drop(unlinked);
         let mut table = self.table.lock();
         table.dropping -= 1;
+        self.publish(&table);
         if table.dropping == 0 {
             self.dropped.notify_all();
         }
@@ -193,6 +223,7 @@ impl SocketStates {
     /// one. Process context.
     pub fn purge_owner(&self, owner: CbId) {
         let mut unlinked = RBTree::new();
+        let mut removed = 0;
         {
             let mut table = self.table.lock();
             let mut cursor = table.slots.cursor_front_mut();
@@ -201,11 +232,14 @@ impl SocketStates {
                 cursor = if CbId::new(idx, val) == owner {
                     let (next, node) = current.remove_current();
                     unlinked.insert(node);
+                    removed += 1;
                     next
                 } else {
                     current.move_next()
                 };
             }
+            table.count -= removed;
+            self.publish(&table);
             while table.dropping != 0 {
                 self.dropped.wait(&mut table);
             }
@@ -217,7 +251,6 @@ impl SocketStates {
 #[kunit_tests(cn_sockstate)]
 mod tests {
     use super::*;
-    use kernel::sync::atomic::{ordering, Atomic};
 
     static DROPPED: Atomic<u32> = Atomic::new(0);
 

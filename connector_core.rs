@@ -22,7 +22,15 @@ use core::{
     any::TypeId,
     sync::atomic::{AtomicPtr, Ordering},
 };
-use kernel::{bindings, new_mutex, prelude::*, sync::Mutex, transmute::AsBytes};
+use kernel::{
+    bindings, new_mutex,
+    prelude::*,
+    sync::{
+        atomic::{ordering, Atomic},
+        Mutex,
+    },
+    transmute::AsBytes,
+};
 
 pub mod cn_netlink;
 pub mod cn_notify;
@@ -85,6 +93,9 @@ struct Connector {
     proc: Option<ProcNetEntry>,
     #[pin]
     requests: Mutex<NotifyRequests>,
+    /// Whether `requests` has any request in force: set under its mutex, read without it, so
+    /// that registrations skip the mutex when nobody watches (the common case).
+    watched: Atomic<bool>,
     #[pin]
     states: SocketStates,
     #[pin]
@@ -116,6 +127,7 @@ impl Connector {
             queue <- CallbackQueue::new(),
             states <- SocketStates::new(),
             requests <- new_mutex!(NotifyRequests::default(), "cn_notify_requests"),
+            watched: Atomic::new(false),
             _: {
                 queue
                     .add(control_id, b"cn_control", Handler::Control)
@@ -160,7 +172,10 @@ impl Connector {
     fn del_callback(&self, id: CbId) {
         // The id stays taken until its states are purged: a new registration of it cannot have
         // its states dropped by this purge.
-        if self.queue.remove(id, || self.states.purge_owner(id)) {
+        if self
+            .queue
+            .remove(id, || self.states.is_idle(), || self.states.purge_owner(id))
+        {
             self.notify(id, NotifyEvent::Removed);
         }
     }
@@ -172,6 +187,9 @@ impl Connector {
             ack: event as u32,
             ..CnMsg::default()
         };
+        if !self.watched.load(ordering::Acquire) {
+            return;
+        }
         let requests = self.requests.lock();
         for group in requests.groups_for(id) {
             // Nobody listening on the group (`ESRCH`) is no error for a notification.
@@ -309,7 +327,10 @@ impl Connector {
             return Err(EPERM);
         }
         let request = NotifyRequest::parse(msg.data())?;
-        self.requests.lock().apply(request)
+        let mut requests = self.requests.lock();
+        let applied = requests.apply(request);
+        self.watched.store(!requests.is_empty(), ordering::Release);
+        applied
     }
 }
 
