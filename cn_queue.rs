@@ -109,6 +109,7 @@ impl<H> Invocation<'_, H> {
 }
 
 impl<H> Drop for Invocation<'_, H> {
+    #[inline]
     fn drop(&mut self) {
         self.entry().wait_map.end();
         // SAFETY: Counted (type invariant); the count is dropped exactly once, here.
