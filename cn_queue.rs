@@ -52,7 +52,8 @@ pub struct CallbackEntry<H> {
     /// removers set [`REMOVED`], under the queue's `registry`.
     state: AtomicU32,
     /// Removers of the entry other than the one that set [`REMOVED`], while they wait for its
-    /// invocations: the node is not freed before they are done. Increased under the queue's `registry`, decreased under its `waits`.
+    /// invocations: the node is not freed before they are done. Increased under the queue's
+    /// `registry`, decreased (release) under its `waits`; read with acquire.
     other_removers: AtomicU32,
     name: [u8; CN_CBQ_NAMELEN],
     handler: H,
@@ -207,7 +208,9 @@ impl<H> CallbackQueue<H> {
     /// # Safety
     ///
     /// `entry` is a node of this queue in which the caller holds one count, given up here: the
-    /// node may be freed as soon as the count is down, so it is not touched after that.
+    /// node may be freed as soon as the count is down, so it is not touched after that. A count
+    /// taken on a node found `REMOVED` is given back within the RCU section that found it, so
+    /// that the grace period before the node is freed covers it.
     #[inline]
     unsafe fn put(&self, entry: NonNull<CallbackEntry<H>>) {
         // SAFETY: Alive while our count holds it, which the decrement gives up last.
@@ -329,23 +332,24 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
                     self.idle.wait(&mut waits);
                 }
                 if !first {
-                    entry.other_removers.fetch_sub(1, Ordering::Relaxed);
+                    entry.other_removers.fetch_sub(1, Ordering::Release);
                     self.idle.notify_all();
                     return false;
                 }
             }
             retire();
-            // Unlink once no other remover is counted; they are counted under `registry`.
+            // Unlink once no other remover is counted; they are counted under `registry`. (New
+            // removers of the id keep this going, as they keep a C caller of the id waiting.)
             loop {
                 {
                     let registry = self.registry.lock();
-                    if entry.other_removers.load(Ordering::Relaxed) == 0 {
+                    if entry.other_removers.load(Ordering::Acquire) == 0 {
                         self.unlink(entry, &registry);
                         break;
                     }
                 }
                 let mut waits = self.waits.lock();
-                while entry.other_removers.load(Ordering::Relaxed) != 0 {
+                while entry.other_removers.load(Ordering::Acquire) != 0 {
                     self.idle.wait(&mut waits);
                 }
             }
@@ -376,14 +380,15 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
         let entry = self.entries(&rcu).find(|e| e.id == id)?;
         // Counted before the check: a remover that set `REMOVED` before our count waits for it
         // to go away again, one that sets it after waits for the invocation.
-        let removed = entry.state.fetch_add(1, Ordering::Acquire) & REMOVED != 0;
-        let entry = NonNull::from(entry);
-        drop(rcu);
-        if removed {
+        if entry.state.fetch_add(1, Ordering::Acquire) & REMOVED != 0 {
+            // Given back inside the RCU section: once the count is down, the remover may unlink
+            // the node and free it, but only after a grace period, which this section holds off.
             // SAFETY: A node of this queue, in which we hold the count taken just above.
-            unsafe { self.put(entry) };
+            unsafe { self.put(NonNull::from(entry)) };
             return None;
         }
+        let entry = NonNull::from(entry);
+        drop(rcu);
         // INVARIANT: Counted and not `REMOVED`: the remover waits for the count to drop before
         // it unlinks and frees the node, so it outlives the invocation, beyond the RCU section.
         let invocation = Invocation {

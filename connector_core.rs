@@ -182,14 +182,14 @@ impl Connector {
 
     /// Tells every request watching `id` about `event`.
     fn notify(&self, id: CbId, event: NotifyEvent) {
+        if !self.watched.load(ordering::Acquire) {
+            return;
+        }
         let msg = CnMsg {
             id,
             ack: event as u32,
             ..CnMsg::default()
         };
-        if !self.watched.load(ordering::Acquire) {
-            return;
-        }
         let requests = self.requests.lock();
         for group in requests.groups_for(id) {
             // Nobody listening on the group (`ESRCH`) is no error for a notification.
