@@ -243,7 +243,7 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
         let mut stored = [0u8; CN_CBQ_NAMELEN];
         let kept = name.len().min(CN_CBQ_NAMELEN - 1);
         stored[..kept].copy_from_slice(&name[..kept]);
-        let wait_map = WaitMap::new(CStr::from_bytes_until_nul(&stored).unwrap_or(c"cn_callback"))?;
+        let wait_map = WaitMap::new(&stored)?;
         let entry = KBox::new(
             CallbackEntry {
                 next: AtomicPtr::new(ptr::null_mut()),
