@@ -337,7 +337,7 @@ impl InSkb<'_> {
 
     /// Whether `frame` lies within this datagram.
     #[inline]
-    fn holds(&self, frame: &Frame) -> bool {
+    fn holds(&self, frame: Frame) -> bool {
         frame
             .offset
             .checked_add(frame.len)
@@ -347,7 +347,7 @@ impl InSkb<'_> {
     /// A pointer to the payload of the netlink message `frame`, for handing to a callback; `None`
     /// if the frame does not lie within this datagram.
     #[inline]
-    pub fn payload_ptr(&self, frame: &Frame) -> Option<NonNull<u8>> {
+    pub fn payload_ptr(&self, frame: Frame) -> Option<NonNull<u8>> {
         if !self.holds(frame) {
             return None;
         }
@@ -363,7 +363,8 @@ impl InSkb<'_> {
 
     /// Sends the sender a netlink ack (`err` 0) or error for the message `frame`; nothing if the
     /// frame does not lie within this datagram.
-    pub fn ack(&self, frame: &Frame, err: c_int) {
+    #[cold]
+    pub fn ack(&self, frame: Frame, err: c_int) {
         if !self.holds(frame) {
             return;
         }

@@ -58,8 +58,8 @@ pub struct Frame {
     pub next: usize,
     /// `nlmsg_flags` of the message.
     pub nlmsg_flags: u16,
-    /// The `cn_msg` header if the message passed every check.
-    pub msg: Option<CnMsg>,
+    /// The id of the message's `cn_msg` if the message passed every check.
+    pub id: Option<CbId>,
 }
 
 impl Frame {
@@ -73,33 +73,33 @@ impl Frame {
             return None;
         }
         let payload = &rest[NLMSG_HDRLEN..nlmsg_len];
-        let msg = payload
+        let id = payload
             .get(..CN_MSG_HDRLEN)
             .and_then(CnMsg::from_bytes_copy)
             .filter(|msg| {
                 payload.len() <= CONNECTOR_MAX_MSG_SIZE
                     && CN_MSG_HDRLEN + usize::from(msg.len) <= payload.len()
-            });
+            })
+            .map(|msg| msg.id);
         Some(Self {
             offset,
             len: nlmsg_len,
             next: offset + nlmsg_align(nlmsg_len).min(rest.len()),
             nlmsg_flags: header.flags,
-            msg,
+            id,
         })
     }
 }
 
-/// Whether one of the messages of `data` after the frame `after`, among the first `budget` of
-/// them, is a valid message for `id`: so that a callback can tell the last of its messages in a
-/// datagram.
-pub fn more_for(data: &[u8], after: &Frame, id: CbId, budget: usize) -> bool {
-    let mut offset = after.next;
+/// Whether one of the messages of `data` from `offset` on (the `next` of a frame), among the
+/// first `budget` of them, is a valid message for `id`: so that a callback can tell the last of
+/// its messages in a datagram.
+pub fn more_for(data: &[u8], mut offset: usize, id: CbId, budget: usize) -> bool {
     for _ in 0..budget {
         let Some(frame) = Frame::parse(data, offset) else {
             return false;
         };
-        if frame.msg.is_some_and(|msg| msg.id == id) {
+        if frame.id == Some(id) {
             return true;
         }
         offset = frame.next;
@@ -139,7 +139,7 @@ mod tests {
         let mut out = KVec::new();
         let mut offset = 0;
         while let Some(f) = Frame::parse(buf, offset) {
-            out.push((f.offset, f.msg.is_some()), GFP_KERNEL).unwrap();
+            out.push((f.offset, f.id.is_some()), GFP_KERNEL).unwrap();
             offset = f.next;
         }
         out
@@ -159,7 +159,7 @@ mod tests {
         let mut buf = KVec::new();
         push_msg(&mut buf, good_len(6), 4, 6, 6);
         let frame = Frame::parse(&buf, 0).unwrap();
-        assert_eq!(frame.msg.unwrap().id, CbId::new(14, 0x456));
+        assert_eq!(frame.id, Some(CbId::new(14, 0x456)));
         assert_eq!(frame.nlmsg_flags, 4);
         assert_eq!(frame.next, buf.len());
         assert!(Frame::parse(&buf, frame.next).is_none());
@@ -234,14 +234,14 @@ mod tests {
         let first = Frame::parse(&buf, 0).unwrap();
         let second = Frame::parse(&buf, first.next).unwrap();
         let third = Frame::parse(&buf, second.next).unwrap();
-        assert!(more_for(&buf, &first, id, 8));
+        assert!(more_for(&buf, first.next, id, 8));
         // The malformed message does not count; the valid third one does.
-        assert!(more_for(&buf, &second, id, 8));
-        assert!(!more_for(&buf, &third, id, 8));
+        assert!(more_for(&buf, second.next, id, 8));
+        assert!(!more_for(&buf, third.next, id, 8));
         // Another id, and a budget that stops before the third message.
-        assert!(!more_for(&buf, &first, CbId::new(14, 0x457), 8));
-        assert!(!more_for(&buf, &first, id, 1));
-        assert!(!more_for(&buf, &second, id, 0));
+        assert!(!more_for(&buf, first.next, CbId::new(14, 0x457), 8));
+        assert!(!more_for(&buf, first.next, id, 1));
+        assert!(!more_for(&buf, second.next, id, 0));
     }
 
     #[test]

@@ -219,7 +219,7 @@ impl Connector {
     /// `filter`, if any, is safe to call with `filter_data` in the calling context; `may_wait`
     /// only where sleeping is allowed.
     #[allow(clippy::too_many_arguments)]
-    #[inline]
+    #[inline(always)]
     unsafe fn send_raw(
         &self,
         header: &CnMsg,
@@ -270,24 +270,22 @@ impl Connector {
             offset = frame.next;
             let result = if handled < MAX_MSGS_PER_DATAGRAM {
                 handled += 1;
-                match frame.msg {
-                    Some(msg) => {
-                        self.dispatch(skb, &frame, msg.id, MAX_MSGS_PER_DATAGRAM - handled)
-                    }
+                match frame.id {
+                    Some(id) => self.dispatch(skb, frame, id, MAX_MSGS_PER_DATAGRAM - handled),
                     None => Err(EINVAL),
                 }
             } else {
                 Err(EMSGSIZE)
             };
             if u32::from(frame.nlmsg_flags) & bindings::NLM_F_ACK != 0 {
-                skb.ack(&frame, result.err().map_or(0, Error::to_errno));
+                skb.ack(frame, result.err().map_or(0, Error::to_errno));
             }
         }
     }
 
     /// Calls the callback registered for `id` with the checked message `frame`, of which
     /// `budget` more messages of the datagram may still be handled.
-    fn dispatch(&self, skb: &InSkb<'_>, frame: &Frame, id: CbId, budget: usize) -> Result {
+    fn dispatch(&self, skb: &InSkb<'_>, frame: Frame, id: CbId, budget: usize) -> Result {
         let invocation = self.queue.invoke(id).ok_or(ENODEV)?;
         let msg = skb.payload_ptr(frame).ok_or(EINVAL)?.cast::<CnMsg>();
         let parms = skb.parms();
@@ -303,7 +301,7 @@ impl Connector {
                     id,
                     msg: msg.as_ptr(),
                     parms: parms.as_ptr(),
-                    last_of_datagram: !cn_rx::more_for(skb.data(), frame, id, budget),
+                    last_of_datagram: !cn_rx::more_for(skb.data(), frame.next, id, budget),
                 };
                 // SAFETY: As above, and `delivery` is valid during the call, an invocation of the
                 // callback registered for the message's id.
@@ -321,7 +319,10 @@ impl Connector {
         Ok(())
     }
 
-    /// Applies a notification request sent to the control id.
+    /// Applies a notification request sent to the control id. Rare: kept out of the receive
+    /// path's code.
+    #[cold]
+    #[inline(never)]
     fn control(&self, msg: &Message<'_>, sender: &Sender<'_>) -> Result {
         if !sender.is_net_admin() {
             return Err(EPERM);
