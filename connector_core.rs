@@ -702,7 +702,7 @@ export_symbol_gpl!(cn_del_callback);
 /// `msg` is null or valid for reads of `sizeof(*msg) + len` bytes; `filter`, if any, is safe to
 /// call with `filter_data` in the calling context; `may_wait` only where sleeping is allowed.
 #[allow(clippy::too_many_arguments)]
-#[inline]
+#[inline(always)]
 unsafe fn send_from_c(
     caller: &str,
     msg: *mut CnMsg,
