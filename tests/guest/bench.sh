@@ -106,12 +106,17 @@ if [ $mode = icount ]; then
 	echo 0 >$T/tracing_on
 fi
 
-# percb COUNT: bytes per registered callback. The slab caches give back their empty and per-CPU
-# partial slabs first, so that the registrations' objects come from new slabs (counted).
-percb() {
+# shrink_slabs: every slab cache gives back its empty and per-CPU partial slabs.
+shrink_slabs() {
 	for _f in /sys/kernel/slab/*/shrink; do
 		echo 1 >"$_f"
 	done
+}
+
+# percb COUNT: bytes per registered callback. The slab caches give back their empty and per-CPU
+# partial slabs first, so that the registrations' objects come from new slabs (counted).
+percb() {
+	shrink_slabs
 	row percb --count "$1"
 }
 
@@ -147,10 +152,13 @@ smp2_rows() {
 
 # settle: under icount, lets the deferred work of the previous configuration (RCU callbacks,
 # kvfree_rcu batches, drained after at most 5 s) run before the next one's rows, not during
-# them. An idle guest's clock jumps to its next timer (sleep=off): this costs little real time.
+# them (an idle guest's clock jumps to its next timer with sleep=off: this costs little real
+# time), then has every slab cache give back its free slabs, so that each configuration starts
+# from the same slab state (refilling a cache costs page allocations, billed to whoever needs it).
 settle() {
-	[ $mode = icount ] && sleep 6
-	return 0
+	[ $mode = icount ] || return 0
+	sleep 6
+	shrink_slabs
 }
 
 round=1
