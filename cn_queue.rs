@@ -12,6 +12,13 @@
 //! unload right after unregistering. Lockdep sees each entry's invocations as a lock of the
 //! entry's own class ([`WaitMap`]), so removing an entry from its own callback, or under a lock
 //! its callback takes, is reported instead of hanging.
+//!
+//! The fields a message touches (the list links and the in-flight counts) are `core` atomics with
+//! acquire/release orderings, which compile to single instructions (`mov`, `lock xadd` on x86),
+//! the same as the kernel's C atomics: the kernel crate's `Atomic` calls two out-of-line C
+//! helpers per operation unless `CONFIG_RUST_INLINE_HELPERS` is set (off by default): about 45
+//! instructions per message, measured with `make bench`. They are accessed only from this file,
+//! never mixed with plain accesses nor with C.
 
 use crate::cn_netlink::WaitMap;
 use crate::connector::{CbId, CN_CBQ_NAMELEN};

@@ -111,6 +111,8 @@ struct Connector {
 /// of which holds a reference on this module (`netlink_create()` takes it), so neither can run
 /// once the module's exit has started. `/proc` readers are waited for by the removal of the entry,
 /// which happens before the connector is freed.
+///
+/// A `core` atomic: it is read once per message (see the atomics note in `cn_queue.rs`).
 static CONNECTOR: AtomicPtr<Connector> = AtomicPtr::new(core::ptr::null_mut());
 
 /// The running connector, if any.
