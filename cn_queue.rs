@@ -193,17 +193,17 @@ impl<H> CallbackQueue<H> {
         })
     }
 
-    /// Frees a node that is not (or no longer) in the list, once the readers that may still see
-    /// it are done: its wait map at once, its memory after a grace period.
+    /// Frees a node that is no longer in the list, once the readers that may still see it are
+    /// done: its wait map at once, its memory after a grace period.
     ///
     /// # Safety
     ///
     /// `entry` came from [`KBox::into_raw`], is unlinked, and no invocation of it runs or starts
-    /// (it was never published, or it is [`REMOVED`] with no invocation left).
+    /// (it is [`REMOVED`] with no invocation left).
     unsafe fn free_unlinked(entry: *mut CallbackEntry<H>) {
         // SAFETY: By the safety requirements, nothing uses the wait map any more, and the node is
         // still allocated; readers that still see the node do not touch the wait map (they find it
-        // `REMOVED`, or never found it).
+        // `REMOVED`).
         unsafe { ManuallyDrop::drop(&mut (*entry).wait_map) };
         // SAFETY: The node came from `KBox` (kmalloc), so `kvfree()` frees it; `rcu` is its own
         // head, unused so far; after the grace period no reader can still hold a reference.
@@ -265,8 +265,7 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
             },
             GFP_KERNEL,
         )?;
-        let entry = KBox::into_raw(entry);
-        let appended = {
+        {
             let registry = self.registry.lock();
             let mut tail = &self.head;
             let mut taken = false;
@@ -276,16 +275,13 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
             }
             if !taken {
                 // INVARIANT: Appended under `registry`, complete before it is published (release).
-                tail.store(entry, Ordering::Release);
+                tail.store(KBox::into_raw(entry), Ordering::Release);
+                return Ok(());
             }
-            !taken
-        };
-        if !appended {
-            // SAFETY: Never published, so unlinked and invisible to readers.
-            unsafe { Self::free_unlinked(entry) };
-            return Err(EINVAL);
         }
-        Ok(())
+        // Never published: dropped at once, outside the lock (the wait map's drop may sleep).
+        drop(ManuallyDrop::into_inner(KBox::into_inner(entry).wait_map));
+        Err(EINVAL)
     }
 
     /// Removes the callback for `id`: no invocation of it starts any more; once none is running,
