@@ -158,10 +158,10 @@ impl KernelSocket {
         gfp: bindings::gfp_t,
         filter: bindings::netlink_filter_fn,
         filter_data: *mut c_void,
-    ) -> c_int {
+    ) -> Result {
         // SAFETY: `sock` is valid (type invariant); the skb's ownership passes to netlink;
         // `filter` is safe to call by the safety requirements.
-        unsafe {
+        kernel::error::to_result(unsafe {
             bindings::netlink_broadcast_filtered(
                 self.sock.as_ptr(),
                 skb.into_raw(),
@@ -171,7 +171,7 @@ impl KernelSocket {
                 filter,
                 filter_data,
             )
-        }
+        })
     }
 
     /// Sends `skb` to the socket bound to `portid`. If its buffer is full, waits for room for at
@@ -185,17 +185,18 @@ impl KernelSocket {
     ///
     /// `may_wait` only where sleeping is allowed.
     #[inline]
-    pub unsafe fn unicast(&self, skb: OutSkb, portid: u32, may_wait: bool) -> c_int {
+    pub unsafe fn unicast(&self, skb: OutSkb, portid: u32, may_wait: bool) -> Result<u32> {
         // SAFETY: `sock` is valid (type invariant); the skb's ownership passes to netlink, which
         // sleeps only if `may_wait`, where that is allowed.
-        unsafe {
+        let ret = unsafe {
             bindings::netlink_unicast(
                 self.sock.as_ptr(),
                 skb.into_raw(),
                 portid,
                 c_int::from(!may_wait),
             )
-        }
+        };
+        kernel::error::to_result(ret.min(0)).map(|()| ret as u32)
     }
 }
 
@@ -221,12 +222,13 @@ impl OutSkb {
     #[inline]
     pub fn new_done(
         seq: u32,
-        payload: &[u8],
+        parts: &[&[u8]],
         dst_group: u32,
         gfp: bindings::gfp_t,
     ) -> Result<Self> {
-        let size = nlmsg_align(NLMSG_HDRLEN + payload.len());
-        let len = c_int::try_from(payload.len()).map_err(|_| EMSGSIZE)?;
+        let payload_len: usize = parts.iter().map(|p| p.len()).sum();
+        let size = nlmsg_align(NLMSG_HDRLEN + payload_len);
+        let len = c_int::try_from(payload_len).map_err(|_| EMSGSIZE)?;
         // SAFETY: Plain allocation; any size and mask are accepted.
         let raw = unsafe { bindings::__alloc_skb(size as c_uint, gfp, 0, bindings::NUMA_NO_NODE) };
         // INVARIANT: A new linear skb, owned by us from here on (freed by `drop` on error).
@@ -247,8 +249,11 @@ impl OutSkb {
         // SAFETY: `__nlmsg_put()` returned the header of a message with `payload.len()` bytes
         // of payload (padding already zeroed), which `payload` cannot overlap (new buffer).
         unsafe {
-            let data = nlh.cast::<u8>().add(NLMSG_HDRLEN);
-            core::ptr::copy_nonoverlapping(payload.as_ptr(), data, payload.len());
+            let mut data = nlh.cast::<u8>().add(NLMSG_HDRLEN);
+            for part in parts {
+                core::ptr::copy_nonoverlapping(part.as_ptr(), data, part.len());
+                data = data.add(part.len());
+            }
             (*netlink_cb(skb.skb.as_ptr())).dst_group = dst_group;
         }
         Ok(skb)
@@ -456,8 +461,8 @@ impl SeqOut<'_> {
     /// Prints one callback line of `/proc/net/connector`: `"%-15s %u:%u\n"`.
     pub fn callback_line(
         &self,
-        name: &[u8; crate::connector::CN_CBQ_NAMELEN],
-        id: crate::connector::CbId,
+        name: &[u8; crate::connector_api::CN_CBQ_NAMELEN],
+        id: crate::connector_api::CbId,
     ) {
         let name = CStr::from_bytes_until_nul(name).unwrap_or(c"");
         // SAFETY: `m` is valid (type invariant); the format takes a NUL-terminated string and two

@@ -10,13 +10,34 @@
 //! message with that callback's id, `ack` [`NotifyEvent::Added`] or [`NotifyEvent::Removed`] and
 //! no data goes to the request's group.
 
-use crate::connector::{CbId, CN_GROUPS};
-use kernel::prelude::*;
+use crate::connector_api::{CbId, CN_GROUPS};
+use core::mem::size_of;
+use kernel::{
+    prelude::*,
+    transmute::{AsBytes, FromBytes},
+};
 
-/// Size of `struct cn_ctl_msg`.
-pub const CN_CTL_MSG_LEN: usize = 16;
-/// Size of `struct cn_notify_req`.
-pub const CN_NOTIFY_REQ_LEN: usize = 8;
+/// `struct cn_ctl_msg`: the head of a control message, followed by `len` bytes of ranges.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+struct CnCtlMsg {
+    /// How many index ranges come first.
+    idx_notify_num: u32,
+    /// How many value ranges follow them.
+    val_notify_num: u32,
+    /// The group notifications go to; 0 removes the equal request.
+    group: u32,
+    /// The size of the ranges that follow.
+    len: u32,
+}
+
+const _: () = assert!(size_of::<CnCtlMsg>() == 16 && size_of::<NotifyRange>() == 8);
+
+// SAFETY: Four `u32`, no padding: every bit pattern is valid.
+unsafe impl FromBytes for CnCtlMsg {}
+// SAFETY: As above: every byte is initialised.
+unsafe impl AsBytes for CnCtlMsg {}
+
 /// The most ranges one request may carry, for the index and for the value each.
 pub const MAX_RANGES: usize = 16;
 /// The most requests the core keeps at once.
@@ -34,11 +55,17 @@ pub enum NotifyEvent {
 
 /// `struct cn_notify_req`: the values `first .. first + range` (`range` may reach past
 /// `u32::MAX`; the values there do not exist).
+#[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NotifyRange {
     first: u32,
     range: u32,
 }
+
+// SAFETY: Two `u32`, no padding: every bit pattern is valid.
+unsafe impl FromBytes for NotifyRange {}
+// SAFETY: As above: every byte is initialised.
+unsafe impl AsBytes for NotifyRange {}
 
 impl NotifyRange {
     /// Whether `value` lies in the range.
@@ -77,39 +104,33 @@ impl NotifyRequest {
     /// or the bytes present, more than [`MAX_RANGES`] ranges on a side, a group outside the
     /// connector's groups.
     pub fn parse(data: &[u8]) -> Result<Self> {
-        let word = |off: usize| -> Result<u32> {
-            let bytes = data.get(off..off + 4).ok_or(EINVAL)?;
-            Ok(u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
-        };
-        let idx_num = word(0)? as usize;
-        let val_num = word(4)? as usize;
-        let group = word(8)?;
-        let len = word(12)? as usize;
-        if idx_num > MAX_RANGES || val_num > MAX_RANGES || group > CN_GROUPS {
+        let head = data
+            .get(..size_of::<CnCtlMsg>())
+            .and_then(CnCtlMsg::from_bytes_copy)
+            .ok_or(EINVAL)?;
+        let ranges = &data[size_of::<CnCtlMsg>()..];
+        let (idx_num, val_num) = (head.idx_notify_num as usize, head.val_notify_num as usize);
+        if idx_num > MAX_RANGES || val_num > MAX_RANGES || head.group > CN_GROUPS {
             return Err(EINVAL);
         }
-        let ranges_len = (idx_num + val_num) * CN_NOTIFY_REQ_LEN;
-        if len != ranges_len || data.len() != CN_CTL_MSG_LEN + ranges_len {
+        let ranges_len = (idx_num + val_num) * size_of::<NotifyRange>();
+        if head.len as usize != ranges_len || ranges.len() != ranges_len {
             return Err(EINVAL);
         }
-        let ranges = |first: usize, count: usize| -> Result<KVec<NotifyRange>> {
+        let mut ranges = ranges
+            .chunks_exact(size_of::<NotifyRange>())
+            .filter_map(NotifyRange::from_bytes_copy);
+        let mut take = |count: usize| -> Result<KVec<NotifyRange>> {
             let mut out = KVec::with_capacity(count, GFP_KERNEL)?;
-            for i in first..first + count {
-                let off = CN_CTL_MSG_LEN + i * CN_NOTIFY_REQ_LEN;
-                out.push(
-                    NotifyRange {
-                        first: word(off)?,
-                        range: word(off + 4)?,
-                    },
-                    GFP_KERNEL,
-                )?;
+            for range in ranges.by_ref().take(count) {
+                out.push(range, GFP_KERNEL)?;
             }
             Ok(out)
         };
         Ok(Self {
-            group,
-            idx: ranges(0, idx_num)?,
-            val: ranges(idx_num, val_num)?,
+            group: head.group,
+            idx: take(idx_num)?,
+            val: take(val_num)?,
         })
     }
 }
@@ -161,17 +182,17 @@ mod tests {
 
     /// Builds control message data: header fields, then the given ranges.
     fn ctl(idx: &[(u32, u32)], val: &[(u32, u32)], group: u32) -> KVec<u8> {
+        let head = CnCtlMsg {
+            idx_notify_num: idx.len() as u32,
+            val_notify_num: val.len() as u32,
+            group,
+            len: ((idx.len() + val.len()) * size_of::<NotifyRange>()) as u32,
+        };
         let mut buf = KVec::new();
-        let len = ((idx.len() + val.len()) * CN_NOTIFY_REQ_LEN) as u32;
-        for word in [idx.len() as u32, val.len() as u32, group, len] {
-            buf.extend_from_slice(&word.to_ne_bytes(), GFP_KERNEL)
-                .unwrap();
-        }
+        buf.extend_from_slice(head.as_bytes(), GFP_KERNEL).unwrap();
         for &(first, range) in Iterator::chain(idx.iter(), val.iter()) {
-            buf.extend_from_slice(&first.to_ne_bytes(), GFP_KERNEL)
-                .unwrap();
-            buf.extend_from_slice(&range.to_ne_bytes(), GFP_KERNEL)
-                .unwrap();
+            let range = NotifyRange { first, range };
+            buf.extend_from_slice(range.as_bytes(), GFP_KERNEL).unwrap();
         }
         buf
     }

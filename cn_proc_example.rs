@@ -18,7 +18,7 @@
 //! that a module cannot produce and the few differences.
 //!
 //! Everything that touches raw kernel structures (tracepoints, `task_struct` fields, namespaces)
-//! is in the [`raw`] module; the rest is safe Rust over the API of `connector.rs`.
+//! is in the [`raw`] module; the rest is safe Rust over the API of `connector_api.rs`.
 
 use core::mem::{offset_of, size_of};
 use kernel::{
@@ -33,10 +33,10 @@ use kernel::{
     time::{ClockSource, Monotonic},
 };
 
-pub mod connector;
+pub mod connector_api;
 
-use connector::{
-    Callback, CbId, Filter, InlineMessage, Message, Registration, Sender, Sleep, CN_IDX_PROC,
+use connector_api::{
+    Callback, CbId, Filter, Message, Outgoing, Registration, Sender, Sleep, CN_IDX_PROC,
     CN_VAL_PROC,
 };
 
@@ -426,7 +426,7 @@ fn control(request: Request, sender: &Sender<'_>) -> u32 {
 struct McastCtl;
 
 impl Callback for McastCtl {
-    fn receive(msg: &Message<'_>, sender: &Sender<'_>) {
+    fn receive(&self, msg: &Message<'_>, sender: &Sender<'_>) {
         // Events carry pids and ids of the initial namespaces: requests from elsewhere are
         // ignored, unanswered.
         if !raw::current_in_init_namespaces() {
@@ -542,13 +542,14 @@ impl Shared {
             if CpuId::current() != cpu {
                 continue;
             }
-            let msg = InlineMessage::new(
-                CN_PROC_ID,
-                *seq,
+            let data = event.encode(cpu.as_u32(), timestamp_ns);
+            let msg = Outgoing {
+                id: CN_PROC_ID,
+                seq: *seq,
                 ack,
-                0,
-                event.encode(cpu.as_u32(), timestamp_ns),
-            );
+                flags: 0,
+                data: &data,
+            };
             *seq = seq.wrapping_add(1);
             // Nobody to deliver to (`ESRCH`) or no memory: the event is lost, as in C.
             let _ = msg.broadcast_filtered::<ProcFilter>(CN_IDX_PROC, &filter_data, Sleep::NoWait);
@@ -1025,7 +1026,7 @@ mod raw {
 struct CnProcExample {
     // Dropped in this order: the probes are detached and waited for, then the callback.
     _probes: raw::Probes,
-    _registration: Registration,
+    _registration: Registration<McastCtl>,
 }
 
 impl kernel::Module for CnProcExample {
@@ -1033,14 +1034,15 @@ impl kernel::Module for CnProcExample {
         raw::init_published();
         let shared = Shared::new()?;
         let registration =
-            Registration::new::<McastCtl>(CN_PROC_ID, c"cn_proc").inspect_err(|e| {
-                pr_err!(
-                    "cannot register {}:{} with the connector: {:?}\n",
-                    CN_PROC_ID.idx,
-                    CN_PROC_ID.val,
-                    e
-                )
-            })?;
+            Registration::new(CN_PROC_ID, c"cn_proc", Arc::new(McastCtl, GFP_KERNEL)?)
+                .inspect_err(|e| {
+                    pr_err!(
+                        "cannot register {}:{} with the connector: {:?}\n",
+                        CN_PROC_ID.idx,
+                        CN_PROC_ID.val,
+                        e
+                    )
+                })?;
         let probes = raw::Probes::register(shared.clone())?;
         *PUBLISHED.lock() = Some(shared);
         pr_info!("process events connector ready\n");
@@ -1111,13 +1113,7 @@ mod tests {
             [0, 4, 8, 12, 16, 20]
         );
         assert_eq!(size_of::<ExitEvent>(), 24);
-        // The message: a cn_msg, then the proc_event, 8-byte aligned in the buffer as in C.
-        let msg = InlineMessage::new(CN_PROC_ID, 0, 0, 0, [0u8; PROC_EVENT_LEN]);
-        let base = core::ptr::from_ref(&msg).addr();
-        assert_eq!(core::ptr::from_ref(msg.header()).addr() - base, 4);
-        assert_eq!(msg.data().as_ptr().addr() - base, 24);
-        assert_eq!(base % 8, 0);
-        assert_eq!(usize::from(msg.header().len), 40);
+        assert_eq!(PROC_EVENT_LEN, 40);
     }
 
     fn word(bytes: &[u8], offset: usize) -> u32 {

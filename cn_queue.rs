@@ -21,7 +21,7 @@
 //! never mixed with plain accesses nor with C.
 
 use crate::cn_netlink::WaitMap;
-use crate::connector::{CbId, CN_CBQ_NAMELEN};
+use crate::connector_api::{CbId, CN_CBQ_NAMELEN};
 use core::{
     mem::ManuallyDrop,
     ptr::{self, NonNull},

@@ -6,7 +6,7 @@
 //! it carries a complete `cn_msg`. Everything here works on plain byte slices so that it can be
 //! tested without a socket.
 
-use crate::connector::{CbId, CnMsg, CN_MSG_HDRLEN, CONNECTOR_MAX_MSG_SIZE};
+use crate::connector_api::{CbId, CnMsg, CN_MSG_HDRLEN, CONNECTOR_MAX_MSG_SIZE};
 use kernel::{prelude::*, transmute::FromBytes};
 
 /// Size of `struct nlmsghdr`, which `NLMSG_HDRLEN` rounds to itself.

@@ -16,7 +16,7 @@
 //! context; an owner's purge waits for the drops that socket releases have in flight, so that no
 //! drop function of a module runs once its unregistration has returned.
 
-use crate::connector::CbId;
+use crate::connector_api::CbId;
 use core::any::TypeId;
 use kernel::{
     new_condvar, new_spinlock_irq,
@@ -51,7 +51,7 @@ struct Slot {
     drop: DropFn,
 }
 
-// SAFETY: States are `Send + Sync` (`connector.rs` attaches only such types), and the slot only
+// SAFETY: States are `Send + Sync` (`connector_api.rs` attaches only such types), and the slot only
 // hands out their address.
 unsafe impl Send for Slot {}
 

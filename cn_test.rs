@@ -6,7 +6,7 @@
 //! message it receives, and broadcasts `counter = N` from a timer every `interval_ms` to the
 //! group of `0x457`. With `reply=1` it also answers each message the way the connector protocol
 //! prescribes: same id and `seq`, `ack + 1`, same data, to the sender's port. Uses only the safe
-//! API of `connector.rs`.
+//! API of `connector_api.rs`.
 
 use kernel::{
     impl_has_hr_timer,
@@ -22,9 +22,9 @@ use kernel::{
     },
 };
 
-pub mod connector;
+pub mod connector_api;
 
-use connector::{Callback, CbId, Destination, Message, Outgoing, Registration, Sender, Sleep};
+use connector_api::{Callback, CbId, Destination, Message, Outgoing, Registration, Sender, Sleep};
 
 module! {
     type: CnTest,
@@ -49,15 +49,20 @@ module! {
 }
 
 /// The first of the two ids, as in the C sample.
-const CN_TEST_ID: CbId = CbId::new(connector::CN_NETLINK_USERS + 3, 0x456);
+const CN_TEST_ID: CbId = CbId::new(connector_api::CN_NETLINK_USERS + 3, 0x456);
 /// The second id, which the timer's broadcasts carry.
 const CN_TEST_TIMER_ID: CbId = CbId::new(CN_TEST_ID.idx, CN_TEST_ID.val + 1);
 
-/// The callback of both ids.
-struct CnTestCallback;
+/// The callback of both ids, with the behaviour the module parameters chose at load.
+struct CnTestCallback {
+    /// How long each invocation sleeps before it returns (`delay_ms`).
+    delay: Option<Delta>,
+    /// Whether every message is answered (`reply`).
+    reply: bool,
+}
 
 impl Callback for CnTestCallback {
-    fn receive(msg: &Message<'_>, sender: &Sender<'_>) {
+    fn receive(&self, msg: &Message<'_>, sender: &Sender<'_>) {
         let data = msg.data();
         let text = data.split(|&b| b == 0).next().unwrap_or_default();
         pr_info!(
@@ -69,12 +74,11 @@ impl Callback for CnTestCallback {
             data.len(),
             kernel::str::BStr::from_bytes(text)
         );
-        let delay_ms = module_parameters::delay_ms.value();
-        if delay_ms > 0 {
-            fsleep(Delta::from_millis(i64::from(delay_ms)));
+        if let Some(delay) = self.delay {
+            fsleep(delay);
             pr_info!("cn_test_callback: done seq={}\n", msg.seq());
         }
-        if module_parameters::reply.value() {
+        if self.reply {
             // Never waits for a sender that does not read: its reply is dropped (`EAGAIN`), as a
             // broadcast to it would be, and it sees `ENOBUFS`. That is its own doing: no warning.
             match msg
@@ -147,15 +151,23 @@ impl Drop for Farewell {
 struct CnTest {
     // Dropped in this order: the timer stops before the callbacks go.
     _ticker: Option<kernel::time::hrtimer::ArcHrTimerHandle<Ticker>>,
-    _timer_id: Registration,
-    _id: Registration,
+    _timer_id: Registration<CnTestCallback>,
+    _id: Registration<CnTestCallback>,
     _farewell: Farewell,
 }
 
 impl kernel::Module for CnTest {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let id = Registration::new::<CnTestCallback>(CN_TEST_ID, c"cn_test")?;
-        let timer_id = Registration::new::<CnTestCallback>(CN_TEST_TIMER_ID, c"cn_test")?;
+        let delay_ms = module_parameters::delay_ms.value();
+        let callback = Arc::new(
+            CnTestCallback {
+                delay: (delay_ms > 0).then(|| Delta::from_millis(i64::from(delay_ms))),
+                reply: module_parameters::reply.value(),
+            },
+            GFP_KERNEL,
+        )?;
+        let id = Registration::new(CN_TEST_ID, c"cn_test", callback.clone())?;
+        let timer_id = Registration::new(CN_TEST_TIMER_ID, c"cn_test", callback)?;
         let interval_ms = module_parameters::interval_ms.value();
         let ticker = if interval_ms > 0 {
             let interval = Delta::from_millis(i64::from(interval_ms));

@@ -6,22 +6,25 @@
 //! [`CbId`], hands every message that userspace sends to the callback registered for its id, and
 //! exports the C ABI of `include/linux/connector.h` (`cn_add_callback()`, `cn_del_callback()`,
 //! `cn_netlink_send_mult()`, `cn_netlink_send()`, plus `cn_netlink_send_multi()`) so that C and
-//! Rust modules can use it. Rust modules use the safe API in `connector.rs`.
+//! Rust modules can use it. Rust modules use the safe API in `connector_api.rs`.
+//!
+//! The files: this one is the core (the [`Connector`] and the module); `cn_queue.rs` (callbacks),
+//! `cn_rx.rs` (datagram checks), `cn_notify.rs` (notification requests) and `cn_sockstate.rs`
+//! (per-socket states) are its parts; `cn_abi.rs` is the C edge (the exported functions, exported
+//! by `cn_exports.c`) and `cn_netlink.rs` the kernel edge (netlink, skbs, procfs, over the C
+//! helpers of `cn_helpers.c`).
 //!
 //! Beyond the C connector: unregistering waits for running invocations of the callback (and
 //! lockdep sees that wait); up to [`cn_rx::MAX_MSGS_PER_DATAGRAM`] messages of a datagram are
 //! handled, not just the first; senders that ask for it (`NLM_F_ACK`) get a netlink ack; messages
 //! to a port never wait for room at a receiver that does not read; and the notification protocol
 //! of the original connector is back (see `cn_notify.rs`), through a control id set by module
-//! parameters. Rust users register with [`cn_add_rust_callback`], which tells a callback the last
-//! of its messages in a datagram, and keep per-socket state in the core's own table
-//! (`cn_sockstate.rs`), never in `sk_user_data`, which C users may use as they do with the C
-//! connector.
+//! parameters. Rust users register with [`cn_abi::cn_add_rust_callback`], which passes the
+//! callback its data and tells it the last of its messages in a datagram, and keep per-socket
+//! state in the core's own table (`cn_sockstate.rs`), never in `sk_user_data`, which C users may
+//! use as they do with the C connector.
 
-use core::{
-    any::TypeId,
-    sync::atomic::{AtomicPtr, Ordering},
-};
+use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::{
     bindings, new_mutex,
     prelude::*,
@@ -32,12 +35,13 @@ use kernel::{
     transmute::AsBytes,
 };
 
+pub mod cn_abi;
 pub mod cn_netlink;
 pub mod cn_notify;
 pub mod cn_queue;
 pub mod cn_rx;
 pub mod cn_sockstate;
-pub mod connector;
+pub mod connector_api;
 
 #[cfg(CONFIG_PROC_FS)]
 use cn_netlink::ProcNetEntry;
@@ -45,10 +49,9 @@ use cn_netlink::{InSkb, KernelSocket, OutSkb};
 use cn_notify::{NotifyEvent, NotifyRequest, NotifyRequests};
 use cn_queue::CallbackQueue;
 use cn_rx::{Frame, MAX_MSGS_PER_DATAGRAM};
-use cn_sockstate::{DropFn, SocketStates};
-use connector::{
-    CbId, CnMsg, Delivery, DeliveryCallback, Message, RawCallback, Sender, StateVisitFn, CN_GROUPS,
-    CN_IDX_PROC, CN_MSG_HDRLEN,
+use cn_sockstate::SocketStates;
+use connector_api::{
+    CbId, CnMsg, Delivery, DeliveryCallback, Message, RawCallback, Sender, CN_GROUPS, CN_IDX_PROC,
 };
 
 module! {
@@ -76,10 +79,28 @@ enum Handler {
     /// A callback registered through the C ABI of `connector.h`.
     Foreign(RawCallback),
     /// A callback registered from Rust, which gets a [`Delivery`].
-    Rust(DeliveryCallback),
+    Rust(RustCallback),
     /// The core's own handler of notification requests.
     Control,
 }
+
+/// A callback of the safe Rust API (`connector_api.rs`) and the context it is called with: the
+/// address of its registration's data.
+///
+/// # Invariants
+///
+/// `callback` may be called with `ctx` from any thread, while the callback is registered.
+#[derive(Clone, Copy)]
+struct RustCallback {
+    callback: DeliveryCallback,
+    ctx: *const c_void,
+}
+
+// SAFETY: `ctx` is only handed back to `callback`, which may be called with it from any thread
+// (type invariant).
+unsafe impl Send for RustCallback {}
+// SAFETY: As above: shared use only copies `ctx` to hand it to `callback`.
+unsafe impl Sync for RustCallback {}
 
 /// The connector: its socket, `/proc` entry, callback queue, notification requests and
 /// per-socket states.
@@ -196,10 +217,10 @@ impl Connector {
         for group in requests.groups_for(id) {
             // Nobody listening on the group (`ESRCH`) is no error for a notification.
             // SAFETY: No filter; a broadcast never waits.
-            unsafe {
-                self.send_raw(
+            let _ = unsafe {
+                self.send(
                     &msg,
-                    msg.as_bytes(),
+                    &[],
                     0,
                     group,
                     bindings::GFP_KERNEL,
@@ -211,10 +232,13 @@ impl Connector {
         }
     }
 
-    /// Sends `msg` (the bytes of a `cn_msg` and its data; `header` is a copy of its first
-    /// [`CN_MSG_HDRLEN`] bytes) as one netlink message, with the routing rules of
-    /// the C `cn_netlink_send_mult()`; returns what it returns. To a port, waits for room (at
-    /// most [`cn_netlink::UNICAST_WAIT_MS`]) only if `may_wait`.
+    /// Sends `header` followed by `data` as one netlink message, with the routing rules of the
+    /// C `cn_netlink_send_mult()`: to `portid` if non-zero, to `group` if non-zero (both: a
+    /// broadcast except `portid`), else to the group of the callback registered for the header's
+    /// id (`ENODEV` if none); `ESRCH` without a port when nobody listens. To a port, waits for
+    /// room (at most [`cn_netlink::UNICAST_WAIT_MS`]) only if `may_wait`.
+    ///
+    /// Returns the bytes sent to a port, 0 for a broadcast.
     ///
     /// # Safety
     ///
@@ -222,38 +246,33 @@ impl Connector {
     /// only where sleeping is allowed.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    unsafe fn send_raw(
+    unsafe fn send(
         &self,
         header: &CnMsg,
-        msg: &[u8],
+        data: &[u8],
         portid: u32,
         group: u32,
         gfp: bindings::gfp_t,
         filter: bindings::netlink_filter_fn,
         filter_data: *mut c_void,
         may_wait: bool,
-    ) -> c_int {
+    ) -> Result<u32> {
         let group = if portid != 0 || group != 0 {
             group
         } else {
-            match self.queue.group_of(header.id) {
-                Some(group) => group,
-                None => return ENODEV.to_errno(),
-            }
+            self.queue.group_of(header.id).ok_or(ENODEV)?
         };
         if portid == 0 && !self.socket.has_listeners(group) {
-            return ESRCH.to_errno();
+            return Err(ESRCH);
         }
-        let skb = match OutSkb::new_done(header.seq, msg, group, gfp) {
-            Ok(skb) => skb,
-            Err(e) => return e.to_errno(),
-        };
+        let skb = OutSkb::new_done(header.seq, &[header.as_bytes(), data], group, gfp)?;
         if group != 0 {
             // SAFETY: `filter` is safe to call here by our own safety requirements.
             unsafe {
                 self.socket
                     .broadcast(skb, portid, group, gfp, filter, filter_data)
             }
+            .map(|()| 0)
         } else {
             // SAFETY: `may_wait` only where sleeping is allowed, by our safety requirements.
             unsafe { self.socket.unicast(skb, portid, may_wait) }
@@ -298,7 +317,7 @@ impl Connector {
                 // parameters stay valid during the call, and no Rust reference to them is live.
                 unsafe { callback(msg.as_ptr(), parms.as_ptr()) };
             }
-            Handler::Rust(callback) => {
+            Handler::Rust(RustCallback { callback, ctx }) => {
                 let delivery = Delivery {
                     id,
                     msg: msg.as_ptr(),
@@ -306,8 +325,9 @@ impl Connector {
                     last_of_datagram: !cn_rx::more_for(skb.data(), frame.next, id, budget),
                 };
                 // SAFETY: As above, and `delivery` is valid during the call, an invocation of the
-                // callback registered for the message's id.
-                unsafe { callback(&delivery) };
+                // callback registered for the message's id, which may be called with `ctx`
+                // (`RustCallback` invariant).
+                unsafe { callback(ctx, &delivery) };
             }
             Handler::Control => {
                 // SAFETY: As above; nothing writes to the message while these views live, and the
@@ -431,460 +451,6 @@ impl Drop for ConnectorModule {
         CONNECTOR.store(core::ptr::null_mut(), Ordering::Release);
     }
 }
-
-// The exported C ABI.
-
-/// Emits the `.export_symbol` entry of `include/linux/export.h` for a GPL-only export, so that
-/// modpost lists the symbol and other modules can link against it.
-macro_rules! export_symbol_gpl {
-    ($sym:ident) => {
-        core::arch::global_asm!(concat!(
-            ".section \".export_symbol\",\"a\"\n",
-            "__export_symbol_",
-            stringify!($sym),
-            ":\n",
-            ".asciz \"GPL\"\n",
-            ".ascii \"\\0\"\n",
-            ".balign 8\n",
-            ".quad ",
-            stringify!($sym),
-            "\n",
-            ".previous\n"
-        ));
-    };
-}
-
-/// Registers `handler` for `*id` under the name `name`, for the exported functions: checks the
-/// pointers, logs failures and returns 0 or a negative errno.
-///
-/// # Safety
-///
-/// `id` and `name` are null or valid (`name` NUL-terminated) for the call.
-unsafe fn add_from_c(
-    caller: &str,
-    id: *const CbId,
-    name: *const c_char,
-    handler: Option<Handler>,
-) -> c_int {
-    let Some(connector) = connector() else {
-        return EAGAIN.to_errno();
-    };
-    let Some(handler) = handler else {
-        pr_err!("{}: no callback given\n", caller);
-        return EINVAL.to_errno();
-    };
-    if id.is_null() || name.is_null() {
-        pr_err!("{}: null id or name\n", caller);
-        return EINVAL.to_errno();
-    }
-    // SAFETY: Both are non-null, hence valid by the safety requirements.
-    let (id, name) = unsafe { (*id, CStr::from_char_ptr(name)) };
-    match connector.add_callback(id, name.to_bytes(), handler) {
-        Ok(()) => 0,
-        Err(e) => {
-            pr_err!(
-                "{}: cannot register {}:{}: {:?}\n",
-                caller,
-                id.idx,
-                id.val,
-                e
-            );
-            e.to_errno()
-        }
-    }
-}
-
-/// `int cn_add_callback(const struct cb_id *id, const char *name, void (*callback)(struct cn_msg *,
-/// struct netlink_skb_parms *))`: registers `callback` for `id`.
-///
-/// Returns 0, `-EINVAL` if `id` is taken (or an argument is null), `-ENOMEM`, or `-EAGAIN`
-/// if the connector is not running. May sleep.
-///
-/// The callback runs in the sending task, without locks held. `cn_del_callback()` waits for its
-/// running invocations: a callback that blocks (e.g. sleeps for a full receiver, or on a lock
-/// held by whoever unregisters it) keeps `cn_del_callback()` waiting as long.
-///
-/// # Safety
-///
-/// `id` and `name` are null or valid (`name` NUL-terminated) for the call; `callback` stays
-/// callable until `cn_del_callback(id)` returns.
-#[no_mangle]
-pub unsafe extern "C" fn cn_add_callback(
-    id: *const CbId,
-    name: *const c_char,
-    callback: Option<RawCallback>,
-) -> c_int {
-    // SAFETY: By the safety requirements.
-    unsafe { add_from_c("cn_add_callback", id, name, callback.map(Handler::Foreign)) }
-}
-export_symbol_gpl!(cn_add_callback);
-
-/// `int cn_add_rust_callback(const struct cb_id *id, const char *name, void (*callback)(const
-/// struct delivery *))`: registers a callback of the safe Rust API (`connector.rs`), which gets a
-/// [`Delivery`]; otherwise as [`cn_add_callback`].
-///
-/// # Safety
-///
-/// As [`cn_add_callback`].
-#[no_mangle]
-pub unsafe extern "C" fn cn_add_rust_callback(
-    id: *const CbId,
-    name: *const c_char,
-    callback: Option<DeliveryCallback>,
-) -> c_int {
-    // SAFETY: By the safety requirements.
-    unsafe {
-        add_from_c(
-            "cn_add_rust_callback",
-            id,
-            name,
-            callback.map(Handler::Rust),
-        )
-    }
-}
-export_symbol_gpl!(cn_add_rust_callback);
-
-/// The allocation flags of the mask a Rust user passed: `GFP_KERNEL`, `GFP_KERNEL_ACCOUNT` and
-/// `GFP_ATOMIC` as they are, anything else as `GFP_NOWAIT`, which never sleeps.
-fn alloc_flags(gfp: bindings::gfp_t) -> kernel::alloc::Flags {
-    match gfp {
-        bindings::GFP_KERNEL => GFP_KERNEL,
-        bindings::GFP_KERNEL_ACCOUNT => kernel::alloc::flags::GFP_KERNEL_ACCOUNT,
-        bindings::GFP_ATOMIC => GFP_ATOMIC,
-        _ => GFP_NOWAIT,
-    }
-}
-
-/// `void *cn_sock_state_get(struct sock *sk, const struct cb_id *owner, const void *type_id)`:
-/// the state of type `*type_id` that the callback of `owner` attached to `sk`, or null.
-///
-/// # Safety
-///
-/// Arguments null or valid for the call; `type_id` points to a `core::any::TypeId`. The result
-/// stays valid while the caller keeps `sk` from being released and `owner` registered.
-#[no_mangle]
-pub unsafe extern "C" fn cn_sock_state_get(
-    sk: *mut bindings::sock,
-    owner: *const CbId,
-    type_id: *const c_void,
-) -> *mut c_void {
-    let (Some(connector), false, false, false) = (
-        connector(),
-        sk.is_null(),
-        owner.is_null(),
-        type_id.is_null(),
-    ) else {
-        return core::ptr::null_mut();
-    };
-    // SAFETY: Non-null, hence valid by the safety requirements.
-    let (owner, type_id) = unsafe { (*owner, *type_id.cast::<TypeId>()) };
-    connector
-        .states
-        .get(sk as usize, owner, type_id)
-        .unwrap_or(core::ptr::null_mut())
-}
-export_symbol_gpl!(cn_sock_state_get);
-
-/// `int cn_sock_state_attach(struct sock *sk, const struct cb_id *owner, const void *type_id,
-/// void *data, void (*drop)(void *), gfp_t gfp, void **attached)`: attaches `data` to `sk` for
-/// `owner` unless it has a state of that owner; `*attached` is then the state attached. Returns 1
-/// if that is `data` (which the core owns from now on), 0 if it is the earlier state, `-EBUSY` if
-/// the earlier state has another type, `-ENOMEM`, `-EINVAL` for null arguments.
-///
-/// # Safety
-///
-/// Arguments null or valid for the call; `type_id` points to a `core::any::TypeId`; `data` is a
-/// live state of that type, `Send` and `Sync`, that `drop` frees (in process context, without
-/// unregistering any callback); `drop` stays callable until `cn_del_callback(owner)` returns;
-/// called during an invocation of the callback of `owner`, by the task that sends on `sk`.
-#[no_mangle]
-pub unsafe extern "C" fn cn_sock_state_attach(
-    sk: *mut bindings::sock,
-    owner: *const CbId,
-    type_id: *const c_void,
-    data: *mut c_void,
-    drop: Option<DropFn>,
-    gfp: bindings::gfp_t,
-    attached: *mut *mut c_void,
-) -> c_int {
-    let Some(connector) = connector() else {
-        return EAGAIN.to_errno();
-    };
-    let Some(drop) = drop else {
-        return EINVAL.to_errno();
-    };
-    if sk.is_null() || owner.is_null() || type_id.is_null() || data.is_null() || attached.is_null()
-    {
-        return EINVAL.to_errno();
-    }
-    // SAFETY: Non-null, hence valid by the safety requirements.
-    let (owner, type_id) = unsafe { (*owner, *type_id.cast::<TypeId>()) };
-    // SAFETY: By the safety requirements.
-    let result = unsafe {
-        connector
-            .states
-            .attach(sk as usize, owner, type_id, data, drop, alloc_flags(gfp))
-    };
-    match result {
-        Ok((state, taken)) => {
-            // SAFETY: Non-null, hence valid for writes by the safety requirements.
-            unsafe { *attached = state };
-            c_int::from(taken)
-        }
-        Err(e) => e.to_errno(),
-    }
-}
-export_symbol_gpl!(cn_sock_state_attach);
-
-/// `int cn_sock_state_visit(struct sock *sk, const struct cb_id *owner, const void *type_id,
-/// int (*visit)(const void *state, void *ctx), void *ctx)`: returns `visit(state, ctx)`, called
-/// with the state of type `*type_id` that the callback of `owner` attached to `sk` (or null)
-/// under the lock that keeps it alive. For broadcast filters, in any context: `visit` must not
-/// sleep.
-///
-/// # Safety
-///
-/// Arguments null or valid for the call; `type_id` points to a `core::any::TypeId`; `visit` is
-/// safe to call with a state of that type (or null) and `ctx`.
-#[no_mangle]
-pub unsafe extern "C" fn cn_sock_state_visit(
-    sk: *mut bindings::sock,
-    owner: *const CbId,
-    type_id: *const c_void,
-    visit: Option<StateVisitFn>,
-    ctx: *mut c_void,
-) -> c_int {
-    let (Some(connector), Some(visit)) = (connector(), visit) else {
-        return 0;
-    };
-    if sk.is_null() || owner.is_null() || type_id.is_null() {
-        // SAFETY: `visit` takes a null state, by the safety requirements.
-        return unsafe { visit(core::ptr::null(), ctx) };
-    }
-    // SAFETY: Non-null, hence valid by the safety requirements.
-    let (owner, type_id) = unsafe { (*owner, *type_id.cast::<TypeId>()) };
-    connector
-        .states
-        .visit(sk as usize, owner, type_id, |state| {
-            let state = state.map_or(core::ptr::null(), |state| state.cast_const());
-            // SAFETY: `state` is null or a live state of the type `visit` takes, kept alive by the
-            // table's lock during the call.
-            unsafe { visit(state, ctx) }
-        })
-}
-export_symbol_gpl!(cn_sock_state_visit);
-
-/// `void cn_del_callback(const struct cb_id *id)`: unregisters the callback for `id`.
-///
-/// Returns once no invocation of the callback is running any more, so its module may unload
-/// right after. Sleeps: not for atomic context, nor for the callback being removed.
-///
-/// # Safety
-///
-/// `id` is null or valid for the call.
-#[no_mangle]
-pub unsafe extern "C" fn cn_del_callback(id: *const CbId) {
-    let Some(connector) = connector() else {
-        return;
-    };
-    if id.is_null() {
-        pr_err!("cn_del_callback: null id\n");
-        return;
-    }
-    // SAFETY: Non-null, hence valid by the safety requirements.
-    connector.del_callback(unsafe { *id });
-}
-export_symbol_gpl!(cn_del_callback);
-
-/// Sends `sizeof(*msg) + len` bytes at `msg` for the exported functions: checks the pointer,
-/// logs a null one, and returns what [`Connector::send_raw`] returns.
-///
-/// # Safety
-///
-/// `msg` is null or valid for reads of `sizeof(*msg) + len` bytes; `filter`, if any, is safe to
-/// call with `filter_data` in the calling context; `may_wait` only where sleeping is allowed.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-unsafe fn send_from_c(
-    caller: &str,
-    msg: *mut CnMsg,
-    len: u16,
-    portid: u32,
-    group: u32,
-    gfp: bindings::gfp_t,
-    filter: bindings::netlink_filter_fn,
-    filter_data: *mut c_void,
-    may_wait: bool,
-) -> c_int {
-    let Some(connector) = connector() else {
-        return EAGAIN.to_errno();
-    };
-    if msg.is_null() {
-        pr_err!("{}: null message\n", caller);
-        return EINVAL.to_errno();
-    }
-    // SAFETY: Non-null, hence valid for reads of `CN_MSG_HDRLEN + len` bytes by the safety
-    // requirements; the header is copied, so neither its alignment nor later writes matter.
-    let (header, bytes) = unsafe {
-        (
-            msg.read_unaligned(),
-            core::slice::from_raw_parts(msg.cast::<u8>(), CN_MSG_HDRLEN + usize::from(len)),
-        )
-    };
-    // SAFETY: By the safety requirements.
-    unsafe {
-        connector.send_raw(
-            &header,
-            bytes,
-            portid,
-            group,
-            gfp,
-            filter,
-            filter_data,
-            may_wait,
-        )
-    }
-}
-
-/// `int cn_netlink_send_mult(struct cn_msg *msg, u16 len, u32 portid, u32 group, gfp_t gfp_mask,
-/// netlink_filter_fn filter, void *filter_data)`: sends `sizeof(*msg) + len` bytes at `msg`.
-///
-/// To `portid` if non-zero, to `group` if non-zero (both: broadcast except `portid`), else to the
-/// group of the callback registered for `msg->id` (`-ENODEV` if none). `-ESRCH` without portid
-/// when nobody listens. Callable in any context with an atomic `gfp_mask`.
-///
-/// To a port whose receive buffer is full, it waits for room as in C if `gfp_mask` allows
-/// sleeping, but at most [`cn_netlink::UNICAST_WAIT_MS`] (C: for ever); then, or at once with an
-/// atomic mask, the message is dropped (`-EAGAIN`) and the receiver sees `ENOBUFS`. So a sender
-/// that never reads cannot hold a callback that answers it, and the unloading of its module, for
-/// ever.
-///
-/// # Safety
-///
-/// `msg` is null or valid for reads of `sizeof(*msg) + len` bytes; `filter`, if any, is safe to
-/// call with `filter_data` in the calling context.
-#[no_mangle]
-pub unsafe extern "C" fn cn_netlink_send_mult(
-    msg: *mut CnMsg,
-    len: u16,
-    portid: u32,
-    group: u32,
-    gfp_mask: bindings::gfp_t,
-    filter: bindings::netlink_filter_fn,
-    filter_data: *mut c_void,
-) -> c_int {
-    let may_wait = cn_netlink::gfp_allows_blocking(gfp_mask);
-    // SAFETY: By the safety requirements; a mask that allows blocking is only passed where
-    // sleeping is allowed.
-    unsafe {
-        send_from_c(
-            "cn_netlink_send",
-            msg,
-            len,
-            portid,
-            group,
-            gfp_mask,
-            filter,
-            filter_data,
-            may_wait,
-        )
-    }
-}
-export_symbol_gpl!(cn_netlink_send_mult);
-
-/// `int cn_netlink_send_nowait(struct cn_msg *msg, u16 len, u32 portid, u32 group, gfp_t
-/// gfp_mask)`: as [`cn_netlink_send_mult`] without a filter, but never waiting for room at a
-/// port: the send of the safe Rust API (`Outgoing::send`).
-///
-/// # Safety
-///
-/// `msg` is null or valid for reads of `sizeof(*msg) + len` bytes.
-#[no_mangle]
-pub unsafe extern "C" fn cn_netlink_send_nowait(
-    msg: *mut CnMsg,
-    len: u16,
-    portid: u32,
-    group: u32,
-    gfp_mask: bindings::gfp_t,
-) -> c_int {
-    // SAFETY: By the safety requirements; no filter, no waiting.
-    unsafe {
-        send_from_c(
-            "cn_netlink_send_nowait",
-            msg,
-            len,
-            portid,
-            group,
-            gfp_mask,
-            None,
-            core::ptr::null_mut(),
-            false,
-        )
-    }
-}
-export_symbol_gpl!(cn_netlink_send_nowait);
-
-/// `int cn_netlink_send(struct cn_msg *msg, u32 portid, u32 group, gfp_t gfp_mask)`: sends one
-/// message with its `msg->len` bytes of data, as [`cn_netlink_send_mult`].
-///
-/// # Safety
-///
-/// `msg` is null or valid for reads of `sizeof(*msg) + msg->len` bytes.
-#[no_mangle]
-pub unsafe extern "C" fn cn_netlink_send(
-    msg: *mut CnMsg,
-    portid: u32,
-    group: u32,
-    gfp_mask: bindings::gfp_t,
-) -> c_int {
-    if msg.is_null() {
-        pr_err!("cn_netlink_send: null message\n");
-        return EINVAL.to_errno();
-    }
-    // SAFETY: Non-null, hence valid by the safety requirements; no filter.
-    unsafe {
-        cn_netlink_send_mult(
-            msg,
-            (*msg).len,
-            portid,
-            group,
-            gfp_mask,
-            None,
-            core::ptr::null_mut(),
-        )
-    }
-}
-export_symbol_gpl!(cn_netlink_send);
-
-/// `int cn_netlink_send_multi(struct cn_msg *msg, u16 len, u32 portid, u32 group, gfp_t
-/// gfp_mask)`: the name and prototype of the connector's original documentation, behaving as
-/// [`cn_netlink_send_mult`] without a filter.
-///
-/// # Safety
-///
-/// `msg` is null or valid for reads of `sizeof(*msg) + len` bytes.
-#[no_mangle]
-pub unsafe extern "C" fn cn_netlink_send_multi(
-    msg: *mut CnMsg,
-    len: u16,
-    portid: u32,
-    group: u32,
-    gfp_mask: bindings::gfp_t,
-) -> c_int {
-    // SAFETY: By the safety requirements; no filter.
-    unsafe {
-        cn_netlink_send_mult(
-            msg,
-            len,
-            portid,
-            group,
-            gfp_mask,
-            None,
-            core::ptr::null_mut(),
-        )
-    }
-}
-export_symbol_gpl!(cn_netlink_send_multi);
 
 #[kunit_tests(cn_core)]
 mod tests {

@@ -6,12 +6,16 @@
 //! waits for the mutex: a hang. Lockdep must report the inversion as soon as both orders have been
 //! seen once (a message, then the unload), without the hang having to happen.
 
-use kernel::prelude::*;
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{Arc, Mutex},
+};
 
-#[path = "../../connector.rs"]
-pub mod connector;
+#[path = "../../connector_api.rs"]
+pub mod connector_api;
 
-use connector::{Callback, CbId, Message, Registration, Sender};
+use connector_api::{Callback, CbId, Message, Registration, Sender};
 
 module! {
     type: CnDelUnderLock,
@@ -22,18 +26,18 @@ module! {
 }
 
 /// The id it registers: `{CN_NETLINK_USERS + 5, 1}`.
-const ID: CbId = CbId::new(connector::CN_NETLINK_USERS + 5, 1);
+const ID: CbId = CbId::new(connector_api::CN_NETLINK_USERS + 5, 1);
 
-kernel::sync::global_lock! {
-    // SAFETY: Initialised first thing in the module's initialiser, before any use.
-    unsafe(uninit) static STATE: Mutex<u32> = 0;
+/// The callback and the lock it takes.
+#[pin_data]
+struct TakesTheLock {
+    #[pin]
+    seen: Mutex<u32>,
 }
 
-struct TakesTheLock;
-
 impl Callback for TakesTheLock {
-    fn receive(msg: &Message<'_>, _sender: &Sender<'_>) {
-        let mut seen = STATE.lock();
+    fn receive(&self, msg: &Message<'_>, _sender: &Sender<'_>) {
+        let mut seen = self.seen.lock();
         *seen += 1;
         pr_info!(
             "message seq={} handled under the lock ({} so far)\n",
@@ -44,14 +48,18 @@ impl Callback for TakesTheLock {
 }
 
 struct CnDelUnderLock {
-    registration: Option<Registration>,
+    registration: Option<Registration<TakesTheLock>>,
 }
 
 impl kernel::Module for CnDelUnderLock {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        // SAFETY: Called once, before anything that could use `STATE` is registered.
-        unsafe { STATE.init() };
-        let registration = Registration::new::<TakesTheLock>(ID, c"cn_del_under_lock")?;
+        let callback = Arc::pin_init(
+            pin_init!(TakesTheLock {
+                seen <- new_mutex!(0, "cn_del_under_lock_seen"),
+            }),
+            GFP_KERNEL,
+        )?;
+        let registration = Registration::new(ID, c"cn_del_under_lock", callback)?;
         pr_info!("registered {}:{}\n", ID.idx, ID.val);
         Ok(Self {
             registration: Some(registration),
@@ -61,8 +69,12 @@ impl kernel::Module for CnDelUnderLock {
 
 impl Drop for CnDelUnderLock {
     fn drop(&mut self) {
+        let Some(registration) = self.registration.take() else {
+            return;
+        };
         // The deliberate bug: unregistering waits for the callback, which takes this lock.
-        let _state = STATE.lock();
-        drop(self.registration.take());
+        let callback = registration.data().clone();
+        let _seen = callback.seen.lock();
+        drop(registration);
     }
 }

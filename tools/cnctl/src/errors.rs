@@ -129,11 +129,11 @@ pub fn describe_errno(e: i32, ctx: Ctx) -> String {
         libc::ENOBUFS => "ENOBUFS: receive buffer overrun, messages were lost".into(),
         libc::ESRCH => "ESRCH: no listener".into(),
         libc::ECONNREFUSED => {
-            "ECONNREFUSED: no connector in the kernel (load connector_core.ko)".into()
+            "ECONNREFUSED: no connector in the kernel (load connector.ko)".into()
         }
         libc::EPROTONOSUPPORT if ctx == Ctx::Socket => {
             "EPROTONOSUPPORT: the kernel has no NETLINK_CONNECTOR socket \
-             (load connector_core.ko)"
+             (load connector.ko)"
                 .into()
         }
         _ => match errno_name(e) {
@@ -174,11 +174,11 @@ mod tests {
         assert_eq!(describe_errno(libc::ESRCH, Ctx::Send), "ESRCH: no listener");
         assert_eq!(
             describe_errno(libc::ECONNREFUSED, Ctx::Send),
-            "ECONNREFUSED: no connector in the kernel (load connector_core.ko)"
+            "ECONNREFUSED: no connector in the kernel (load connector.ko)"
         );
         assert_eq!(
             describe_errno(libc::EPROTONOSUPPORT, Ctx::Socket),
-            "EPROTONOSUPPORT: the kernel has no NETLINK_CONNECTOR socket (load connector_core.ko)"
+            "EPROTONOSUPPORT: the kernel has no NETLINK_CONNECTOR socket (load connector.ko)"
         );
     }
 

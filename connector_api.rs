@@ -2,39 +2,46 @@
 
 //! Safe Rust API of the connector, for modules that register connector callbacks.
 //!
-//! A consumer module declares `pub mod connector;` in its crate root (this file sits beside it)
-//! and links against the exports of `connector.ko`. It needs no `unsafe`: the only
+//! A consumer module declares `pub mod connector_api;` in its crate root (this file sits beside
+//! it) and links against the exports of `connector.ko`. It needs no `unsafe`: the only
 //! `unsafe` code is here, at the boundary to the C ABI of `include/linux/connector.h`.
 //!
 //! # Examples
 //!
 //! ```ignore
-//! use connector::{CbId, Callback, Destination, Message, Registration, Sender, Sleep};
+//! use connector_api::{CbId, Callback, Destination, Message, Registration, Sender, Sleep};
+//! use kernel::sync::{atomic::{ordering::Relaxed, Atomic}, Arc};
 //!
-//! struct Echo;
+//! struct Echo {
+//!     answered: Atomic<u32>,
+//! }
 //!
 //! impl Callback for Echo {
-//!     fn receive(msg: &Message<'_>, sender: &Sender<'_>) {
+//!     fn receive(&self, msg: &Message<'_>, sender: &Sender<'_>) {
 //!         let reply = msg.reply(msg.data());
-//!         let _ = reply.send(Destination::Port(sender.portid()), Sleep::MayBlock);
+//!         if reply.send(Destination::Port(sender.portid()), Sleep::MayBlock).is_ok() {
+//!             self.answered.fetch_add(1, Relaxed);
+//!         }
 //!     }
 //! }
 //!
-//! let registration = Registration::new::<Echo>(CbId::new(14, 0x456), c"echo")?;
+//! let echo = Arc::new(Echo { answered: Atomic::new(0) }, GFP_KERNEL)?;
+//! let registration = Registration::new(CbId::new(14, 0x456), c"echo", echo)?;
 //! // ... messages for {14, 0x456} now reach `Echo::receive` ...
 //! drop(registration); // returns once no `Echo::receive` is running any more
 //! ```
 //!
 //! Beyond plain messages: a callback may keep per-socket state for the sending socket in the
 //! core ([`Sender::attach_socket_state`], [`SocketState`]), and a broadcast may be filtered per
-//! destination socket by a [`Filter`], which sees that state. [`InlineMessage`] sends a message
-//! built in place, without an allocation of its own, e.g. from a tracepoint probe.
+//! destination socket by a [`Filter`], which sees that state. Sending allocates nothing but the
+//! socket buffer, so it suits hot paths such as tracepoint probes.
 
 use core::{any::TypeId, marker::PhantomData, ptr::NonNull};
 use kernel::{
     bindings,
     error::to_result,
     prelude::*,
+    sync::Arc,
     transmute::{AsBytes, FromBytes},
 };
 
@@ -113,8 +120,9 @@ pub struct Delivery {
     pub last_of_datagram: bool,
 }
 
-/// The C type of a callback registered from Rust.
-pub type DeliveryCallback = unsafe extern "C" fn(*const Delivery);
+/// The C type of a callback registered from Rust: called with the context pointer it was
+/// registered with and the delivery.
+pub type DeliveryCallback = unsafe extern "C" fn(*const c_void, *const Delivery);
 
 /// The C type of the function that frees a per-socket state (see [`SocketState`]).
 pub type StateDropFn = unsafe extern "C" fn(*mut c_void);
@@ -124,32 +132,28 @@ pub type StateVisitFn = unsafe extern "C" fn(*const c_void, *mut c_void) -> c_in
 
 // The C ABI of `connector.ko` (and of the in-tree `cn.ko`), from `include/linux/connector.h`.
 extern "C" {
-    fn cn_netlink_send_mult(
-        msg: *mut CnMsg,
-        len: u16,
+    fn cn_del_callback(id: *const CbId);
+}
+
+// The exports of `connector.ko` for its Rust users: registration of a callback with its data,
+// sending a header and data that never waits, and the core's table of per-socket states
+// (`cn_sockstate.rs`).
+extern "C" {
+    fn cn_rust_send(
+        header: *const CnMsg,
+        data: *const u8,
+        len: usize,
         portid: u32,
         group: u32,
         gfp_mask: bindings::gfp_t,
         filter: bindings::netlink_filter_fn,
         filter_data: *mut c_void,
     ) -> c_int;
-    fn cn_del_callback(id: *const CbId);
-}
-
-// The exports of `connector.ko` for its Rust users: registration with a [`Delivery`], sending
-// that never waits, and the core's table of per-socket states (`cn_sockstate.rs`).
-extern "C" {
-    fn cn_netlink_send_nowait(
-        msg: *mut CnMsg,
-        len: u16,
-        portid: u32,
-        group: u32,
-        gfp_mask: bindings::gfp_t,
-    ) -> c_int;
     fn cn_add_rust_callback(
         id: *const CbId,
         name: *const c_char,
         callback: Option<DeliveryCallback>,
+        ctx: *const c_void,
     ) -> c_int;
     fn cn_sock_state_get(
         sk: *mut bindings::sock,
@@ -393,13 +397,16 @@ impl<'a> Sender<'a> {
                 &mut attached,
             )
         };
-        let taken = ret == 1;
-        if !taken {
+        if ret != 1 {
             // Not taken (an error, or another sender on the same socket was first): still ours.
             // SAFETY: `new` came from `KBox::into_raw` above and the core did not keep it.
             drop(unsafe { KBox::<T>::from_raw(new.cast()) });
         }
-        to_result(ret.min(0))?;
+        let taken = match ret {
+            0 => false,
+            1 => true,
+            errno => return Err(Error::from_errno(errno)),
+        };
         // SAFETY: `attached` is the socket's live `T` for this owner (the core checked the type),
         // alive for `'a` as in `socket_state`.
         let state = unsafe { &*attached.cast::<T>() };
@@ -464,7 +471,7 @@ struct FilterContext<'a, D> {
 /// # Safety
 ///
 /// Called by netlink only, from a broadcast of the connector socket, with the destination socket
-/// and the `filter_data` that [`InlineMessage::broadcast_filtered`] passed: a
+/// and the `filter_data` that [`Outgoing::broadcast_filtered`] passed: a
 /// `&FilterContext<F::Data>`.
 unsafe extern "C" fn filter<F: Filter>(
     dsk: *mut bindings::sock,
@@ -508,26 +515,29 @@ unsafe extern "C" fn visit<F: Filter>(state: *const c_void, data: *mut c_void) -
     c_int::from(!F::delivers(state, data))
 }
 
-/// A connector callback: receives every message sent to the identifier it is registered for.
+/// A connector callback and its data: receives every message sent to the identifier it is
+/// registered for ([`Registration`]).
 ///
-/// It runs in the sender's process context, never concurrently with the dropping of its
-/// [`Registration`] past that drop's return.
-pub trait Callback {
+/// It runs in the sender's process context, on any CPU, possibly for several senders at once
+/// (hence `Sync`), never past the return of the drop of its [`Registration`].
+pub trait Callback: Send + Sync + 'static {
     /// Handles one message.
-    fn receive(msg: &Message<'_>, sender: &Sender<'_>);
+    fn receive(&self, msg: &Message<'_>, sender: &Sender<'_>);
 }
 
 /// The C-ABI entry point the core calls for a callback of type `T`.
 ///
 /// # Safety
 ///
-/// `delivery` points to a [`Delivery`] valid for the duration of the call, whose `msg` is a
-/// `cn_msg` followed by its data and whose `parms` are the sender's parameters, valid with the
-/// sending socket for the duration of the call, during an invocation of the callback registered
-/// for the message's id. The core guarantees this.
-unsafe extern "C" fn dispatch<T: Callback>(delivery: *const Delivery) {
-    // SAFETY: The core passes a valid delivery.
-    let delivery = unsafe { &*delivery };
+/// `ctx` is the `T` of the [`Registration`] of the callback, alive during the call. `delivery`
+/// points to a [`Delivery`] valid for the duration of the call, whose `msg` is a `cn_msg`
+/// followed by its data and whose `parms` are the sender's parameters, valid with the sending
+/// socket for the duration of the call, during an invocation of the callback registered for the
+/// message's id. The core guarantees this.
+unsafe extern "C" fn dispatch<T: Callback>(ctx: *const c_void, delivery: *const Delivery) {
+    // SAFETY: `ctx` is the registration's live `T`, only ever shared; the core passes a valid
+    // delivery.
+    let (callback, delivery) = unsafe { (&*ctx.cast::<T>(), &*delivery) };
     let (Some(msg), Some(parms)) = (NonNull::new(delivery.msg), NonNull::new(delivery.parms))
     else {
         return;
@@ -538,40 +548,57 @@ unsafe extern "C" fn dispatch<T: Callback>(delivery: *const Delivery) {
     // SAFETY: The core passes `parms` and its socket valid for the duration of the call, which is
     // an invocation of the callback registered for `delivery.id`.
     let sender = unsafe { Sender::from_raw(parms, delivery.id) };
-    T::receive(&msg, &sender);
+    callback.receive(&msg, &sender);
 }
 
-/// A callback registered with the connector; unregistered when dropped.
+/// A callback registered with the connector, with its data; unregistered when dropped.
 ///
 /// # Invariants
 ///
-/// `id` is registered with the core for the lifetime of this object.
-pub struct Registration {
+/// `id` is registered with the core, with `dispatch::<T>` and the address of `data`'s `T`, for
+/// the lifetime of this object.
+pub struct Registration<T: Callback> {
     id: CbId,
+    data: Arc<T>,
 }
 
-impl Registration {
-    /// Registers `T` for messages sent to `id`, listed under `name` (at most 31 bytes are kept).
+impl<T: Callback> Registration<T> {
+    /// Registers `data` for messages sent to `id`, listed under `name` (at most 31 bytes are
+    /// kept): each message is handed to `data.receive()`.
     ///
     /// Fails with `EINVAL` if `id` is already registered, `EAGAIN` if the core is not ready.
     /// May sleep.
-    pub fn new<T: Callback>(id: CbId, name: &CStr) -> Result<Self> {
+    pub fn new(id: CbId, name: &CStr, data: Arc<T>) -> Result<Self> {
         // SAFETY: `id` and `name` are valid for the duration of the call; the core copies them.
         // `dispatch::<T>` matches `DeliveryCallback` and stays valid while this module is loaded,
-        // which outlasts the registration (it is dropped at the latest when the module is).
-        to_result(unsafe { cn_add_rust_callback(&id, name.as_char_ptr(), Some(dispatch::<T>)) })?;
-        Ok(Self { id })
+        // which outlasts the registration (it is dropped at the latest when the module is); the
+        // `T` it is given is kept alive by `data` until the drop has unregistered the callback.
+        to_result(unsafe {
+            cn_add_rust_callback(
+                &id,
+                name.as_char_ptr(),
+                Some(dispatch::<T>),
+                Arc::as_ptr(&data).cast(),
+            )
+        })?;
+        // INVARIANT: Registered just now, with `data`'s `T`.
+        Ok(Self { id, data })
     }
 
     /// The registered identifier.
     pub fn id(&self) -> CbId {
         self.id
     }
+
+    /// The callback's data.
+    pub fn data(&self) -> &Arc<T> {
+        &self.data
+    }
 }
 
-impl Drop for Registration {
+impl<T: Callback> Drop for Registration<T> {
     /// Unregisters the callback, waits for running invocations of it to finish, then drops the
-    /// per-socket states it attached. Sleeps, so it must not be dropped from inside the callback
+    /// per-socket states it attached; the data goes after that. Sleeps, so it must not be dropped from inside the callback
     /// itself (lockdep reports it), under a lock the callback takes, or in atomic context.
     fn drop(&mut self) {
         // SAFETY: `id` is valid for the duration of the call and registered (type invariant).
@@ -641,82 +668,21 @@ impl Outgoing<'_> {
     /// Sending never waits for room at the receiver (whatever `sleep` says, which only picks the
     /// allocation mask): a socket whose receive buffer is full loses the message and sees
     /// `ENOBUFS` on its next read (so a sender that never reads cannot hold a callback, and with
-    /// it the unloading of its module).
+    /// it the unloading of its module). The core builds the socket buffer from the header and
+    /// `data` directly: no other allocation.
     ///
     /// Errors as the C `cn_netlink_send()`: `ENODEV` for [`Destination::Registered`] when no
     /// callback is registered for the id, `ESRCH` when nobody listens on the group, `ENOMEM`,
     /// and `EMSGSIZE` if the data does not fit in a connector message; for a port, `EAGAIN` when
     /// its buffer is full and `ECONNREFUSED` when it is gone.
     pub fn send(&self, to: Destination, sleep: Sleep) -> Result {
-        let len = u16::try_from(self.data.len()).map_err(|_| EMSGSIZE)?;
-        let header = CnMsg {
-            id: self.id,
-            seq: self.seq,
-            ack: self.ack,
-            len,
-            flags: self.flags,
-        };
-        let mut buf = KVec::with_capacity(CN_MSG_HDRLEN + self.data.len(), sleep.alloc_flags())?;
-        buf.extend_from_slice(header.as_bytes(), sleep.alloc_flags())?;
-        buf.extend_from_slice(self.data, sleep.alloc_flags())?;
         let (portid, group) = match to {
             Destination::Registered => (0, 0),
             Destination::Group(group) => (0, group),
             Destination::Port(portid) => (portid, 0),
         };
-        // SAFETY: `buf` holds a `cn_msg` followed by `len` bytes of data, is suitably aligned
-        // for `CnMsg` (kmalloc memory) and valid during the call; the core only reads it.
-        let ret = unsafe {
-            cn_netlink_send_nowait(buf.as_mut_ptr().cast(), len, portid, group, sleep.raw_gfp())
-        };
-        to_result(ret.min(0))
-    }
-}
-
-/// A connector message with `N` bytes of data, built in place (e.g. on the stack), so that sending
-/// it needs no allocation besides the socket buffer: for tracepoint probes and other hot paths.
-///
-/// Laid out like the C process events connector's buffer: 4 bytes of padding, then the `cn_msg`
-/// header directly followed by the data, which so starts 8-byte aligned.
-#[repr(C, align(8))]
-pub struct InlineMessage<const N: usize> {
-    _pad: u32,
-    header: CnMsg,
-    data: [u8; N],
-}
-
-const _: () = assert!(
-    core::mem::offset_of!(InlineMessage<1>, header) == 4
-        && core::mem::offset_of!(InlineMessage<1>, data) == 4 + CN_MSG_HDRLEN
-        && core::mem::offset_of!(InlineMessage<1>, data) % 8 == 0
-);
-
-impl<const N: usize> InlineMessage<N> {
-    /// A message to (or from) `id` with the given sequence and acknowledge numbers, flags and
-    /// data. `N` is at most `u16::MAX` (a build error otherwise).
-    pub fn new(id: CbId, seq: u32, ack: u32, flags: u16, data: [u8; N]) -> Self {
-        build_assert!(N <= u16::MAX as usize, "connector message data too long");
-        Self {
-            _pad: 0,
-            header: CnMsg {
-                id,
-                seq,
-                ack,
-                len: N as u16,
-                flags,
-            },
-            data,
-        }
-    }
-
-    /// The message's header.
-    pub fn header(&self) -> &CnMsg {
-        &self.header
-    }
-
-    /// The message's data.
-    pub fn data(&self) -> &[u8; N] {
-        &self.data
+        // SAFETY: No filter.
+        unsafe { self.send_raw(portid, group, sleep, None, core::ptr::null_mut()) }
     }
 
     /// Broadcasts the message to `group` (`0`: the group of the callback registered for its id),
@@ -732,29 +698,57 @@ impl<const N: usize> InlineMessage<N> {
         filter_data: &F::Data,
         sleep: Sleep,
     ) -> Result {
-        let msg = core::ptr::from_ref(self)
-            .cast::<u8>()
-            .wrapping_add(core::mem::offset_of!(Self, header))
-            .cast::<CnMsg>();
         let ctx = FilterContext {
-            owner: self.header.id,
+            owner: self.id,
             data: filter_data,
         };
-        // SAFETY: `msg` points into `self` at the header, which is directly followed by its `len`
-        // (`N`) bytes of data (checked above), valid for reads during the call; the core only
-        // reads them. `filter::<F>` matches `netlink_filter_fn` and is called only during the
-        // call, with `ctx`, a `FilterContext<F::Data>` that outlives it.
-        let ret = unsafe {
-            cn_netlink_send_mult(
-                msg.cast_mut(),
-                self.header.len,
+        // SAFETY: `filter::<F>` matches `netlink_filter_fn` and is called only during the call,
+        // with `ctx`, a `FilterContext<F::Data>` that outlives it.
+        unsafe {
+            self.send_raw(
                 0,
                 group,
-                sleep.raw_gfp(),
+                sleep,
                 Some(filter::<F>),
                 core::ptr::from_ref(&ctx).cast_mut().cast(),
             )
+        }
+    }
+
+    /// Sends the message's header and data through the core, with the routing of the C
+    /// `cn_netlink_send_mult()`, never waiting for room at a receiver.
+    ///
+    /// # Safety
+    ///
+    /// `filter`, if any, is safe to call with `filter_data` in the calling context.
+    unsafe fn send_raw(
+        &self,
+        portid: u32,
+        group: u32,
+        sleep: Sleep,
+        filter: bindings::netlink_filter_fn,
+        filter_data: *mut c_void,
+    ) -> Result {
+        let header = CnMsg {
+            id: self.id,
+            seq: self.seq,
+            ack: self.ack,
+            len: u16::try_from(self.data.len()).map_err(|_| EMSGSIZE)?,
+            flags: self.flags,
         };
-        to_result(ret.min(0))
+        // SAFETY: `header` and the `data.len()` bytes at `data` are valid for reads during the
+        // call, which only reads them; `filter` by the safety requirements.
+        to_result(unsafe {
+            cn_rust_send(
+                &header,
+                self.data.as_ptr(),
+                self.data.len(),
+                portid,
+                group,
+                sleep.raw_gfp(),
+                filter,
+                filter_data,
+            )
+        })
     }
 }

@@ -1,0 +1,477 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The C edge of the connector core: the functions that `connector.ko` exports.
+//!
+//! `include/linux/connector.h` declares the first five (`cn_add_callback()`, `cn_del_callback()`,
+//! `cn_netlink_send_mult()`, `cn_netlink_send()`, and `cn_netlink_send_multi()` of the original
+//! documentation); the others serve the safe Rust API (`connector_api.rs`): registration with a
+//! context, sending a header and separate data, and the table of per-socket states. Each checks
+//! its pointers, turns them into references and calls the [`Connector`]; errors stay `Result`
+//! until the return here, where they become a negative errno. `cn_exports.c` exports them to
+//! other modules (`EXPORT_SYMBOL_GPL`).
+
+use crate::{
+    cn_netlink, cn_sockstate::DropFn, connector, connector_api::StateVisitFn, CbId, CnMsg,
+    Connector, DeliveryCallback, Handler, RawCallback, RustCallback,
+};
+use core::any::TypeId;
+use kernel::{bindings, error::from_result, prelude::*};
+
+/// The running connector, or `EAGAIN` (not loaded yet, or unloading).
+fn running() -> Result<&'static Connector> {
+    connector().ok_or(EAGAIN)
+}
+
+/// Registers `handler` for `*id` under the name `name`; `caller` names the exported function in
+/// the log, where failures go.
+///
+/// # Safety
+///
+/// `id` and `name` are null or valid (`name` NUL-terminated) for the call.
+unsafe fn add(
+    caller: &str,
+    id: *const CbId,
+    name: *const c_char,
+    handler: Option<Handler>,
+) -> Result {
+    let connector = running()?;
+    let Some(handler) = handler else {
+        pr_err!("{}: no callback given\n", caller);
+        return Err(EINVAL);
+    };
+    if id.is_null() || name.is_null() {
+        pr_err!("{}: null id or name\n", caller);
+        return Err(EINVAL);
+    }
+    // SAFETY: Both are non-null, hence valid by the safety requirements.
+    let (id, name) = unsafe { (*id, CStr::from_char_ptr(name)) };
+    connector
+        .add_callback(id, name.to_bytes(), handler)
+        .inspect_err(|e| {
+            pr_err!(
+                "{}: cannot register {}:{}: {:?}\n",
+                caller,
+                id.idx,
+                id.val,
+                e
+            )
+        })
+}
+
+/// `int cn_add_callback(const struct cb_id *id, const char *name, void (*callback)(struct cn_msg *,
+/// struct netlink_skb_parms *))`: registers `callback` for `id`.
+///
+/// Returns 0, `-EINVAL` if `id` is taken (or an argument is null), `-ENOMEM`, or `-EAGAIN`
+/// if the connector is not running. May sleep.
+///
+/// The callback runs in the sending task, without locks held. `cn_del_callback()` waits for its
+/// running invocations: a callback that blocks (e.g. sleeps for a full receiver, or on a lock
+/// held by whoever unregisters it) keeps `cn_del_callback()` waiting as long.
+///
+/// # Safety
+///
+/// `id` and `name` are null or valid (`name` NUL-terminated) for the call; `callback` stays
+/// callable until `cn_del_callback(id)` returns.
+#[no_mangle]
+pub unsafe extern "C" fn cn_add_callback(
+    id: *const CbId,
+    name: *const c_char,
+    callback: Option<RawCallback>,
+) -> c_int {
+    // SAFETY: By the safety requirements.
+    from_result(|| {
+        unsafe { add("cn_add_callback", id, name, callback.map(Handler::Foreign)) }.map(|()| 0)
+    })
+}
+
+/// `int cn_add_rust_callback(const struct cb_id *id, const char *name, void (*callback)(const
+/// void *ctx, const struct delivery *), const void *ctx)`: registers a callback of the safe Rust
+/// API, which gets `ctx` and a [`crate::Delivery`]; otherwise as [`cn_add_callback`].
+///
+/// # Safety
+///
+/// As [`cn_add_callback`], and `callback` may be called with `ctx` from any thread until
+/// `cn_del_callback(id)` returns.
+#[no_mangle]
+pub unsafe extern "C" fn cn_add_rust_callback(
+    id: *const CbId,
+    name: *const c_char,
+    callback: Option<DeliveryCallback>,
+    ctx: *const c_void,
+) -> c_int {
+    // INVARIANT: `callback` may be called with `ctx` from any thread while registered, by the
+    // safety requirements.
+    let handler = callback.map(|callback| Handler::Rust(RustCallback { callback, ctx }));
+    // SAFETY: By the safety requirements.
+    from_result(|| unsafe { add("cn_add_rust_callback", id, name, handler) }.map(|()| 0))
+}
+
+/// `void cn_del_callback(const struct cb_id *id)`: unregisters the callback for `id`.
+///
+/// Returns once no invocation of the callback is running any more, so its module may unload
+/// right after. Sleeps: not for atomic context, nor for the callback being removed.
+///
+/// # Safety
+///
+/// `id` is null or valid for the call.
+#[no_mangle]
+pub unsafe extern "C" fn cn_del_callback(id: *const CbId) {
+    let Some(connector) = connector() else {
+        return;
+    };
+    if id.is_null() {
+        pr_err!("cn_del_callback: null id\n");
+        return;
+    }
+    // SAFETY: Non-null, hence valid by the safety requirements.
+    connector.del_callback(unsafe { *id });
+}
+
+/// Sends the `cn_msg` at `msg` and the `len` bytes that follow it: checks the pointer and logs a
+/// null one, then sends as [`Connector::send`], which returns the bytes sent to a port.
+///
+/// # Safety
+///
+/// `msg` is null or valid for reads of `sizeof(*msg) + len` bytes; `filter`, if any, is safe to
+/// call with `filter_data` in the calling context; `may_wait` only where sleeping is allowed.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn send_cn_msg(
+    caller: &str,
+    msg: *const CnMsg,
+    len: u16,
+    portid: u32,
+    group: u32,
+    gfp: bindings::gfp_t,
+    filter: bindings::netlink_filter_fn,
+    filter_data: *mut c_void,
+    may_wait: bool,
+) -> Result<u32> {
+    let connector = running()?;
+    if msg.is_null() {
+        pr_err!("{}: null message\n", caller);
+        return Err(EINVAL);
+    }
+    // SAFETY: Non-null, hence valid for reads of the header and the `len` bytes after it by the
+    // safety requirements; the header is copied, so neither its alignment nor later writes to it
+    // matter.
+    let (header, data) = unsafe {
+        (
+            msg.read_unaligned(),
+            core::slice::from_raw_parts(msg.add(1).cast::<u8>(), usize::from(len)),
+        )
+    };
+    // SAFETY: By the safety requirements.
+    unsafe {
+        connector.send(
+            &header,
+            data,
+            portid,
+            group,
+            gfp,
+            filter,
+            filter_data,
+            may_wait,
+        )
+    }
+}
+
+/// `int cn_netlink_send_mult(struct cn_msg *msg, u16 len, u32 portid, u32 group, gfp_t gfp_mask,
+/// netlink_filter_fn filter, void *filter_data)`: sends `sizeof(*msg) + len` bytes at `msg`.
+///
+/// To `portid` if non-zero, to `group` if non-zero (both: broadcast except `portid`), else to the
+/// group of the callback registered for `msg->id` (`-ENODEV` if none). `-ESRCH` without portid
+/// when nobody listens. Returns 0 (broadcast), the bytes sent (to a port) or a negative errno.
+/// Callable in any context with an atomic `gfp_mask`.
+///
+/// To a port whose receive buffer is full, it waits for room as in C if `gfp_mask` allows
+/// sleeping, but at most [`cn_netlink::UNICAST_WAIT_MS`] (C: for ever); then, or at once with an
+/// atomic mask, the message is dropped (`-EAGAIN`) and the receiver sees `ENOBUFS`. So a sender
+/// that never reads cannot hold a callback that answers it, and the unloading of its module, for
+/// ever.
+///
+/// # Safety
+///
+/// `msg` is null or valid for reads of `sizeof(*msg) + len` bytes; `filter`, if any, is safe to
+/// call with `filter_data` in the calling context.
+#[no_mangle]
+pub unsafe extern "C" fn cn_netlink_send_mult(
+    msg: *mut CnMsg,
+    len: u16,
+    portid: u32,
+    group: u32,
+    gfp_mask: bindings::gfp_t,
+    filter: bindings::netlink_filter_fn,
+    filter_data: *mut c_void,
+) -> c_int {
+    let may_wait = cn_netlink::gfp_allows_blocking(gfp_mask);
+    // SAFETY: By the safety requirements; a mask that allows blocking is only passed where
+    // sleeping is allowed.
+    let sent = unsafe {
+        send_cn_msg(
+            "cn_netlink_send",
+            msg,
+            len,
+            portid,
+            group,
+            gfp_mask,
+            filter,
+            filter_data,
+            may_wait,
+        )
+    };
+    from_result(|| Ok(sent? as c_int))
+}
+
+/// `int cn_netlink_send(struct cn_msg *msg, u32 portid, u32 group, gfp_t gfp_mask)`: sends one
+/// message with its `msg->len` bytes of data, as [`cn_netlink_send_mult`].
+///
+/// # Safety
+///
+/// `msg` is null or valid for reads of `sizeof(*msg) + msg->len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn cn_netlink_send(
+    msg: *mut CnMsg,
+    portid: u32,
+    group: u32,
+    gfp_mask: bindings::gfp_t,
+) -> c_int {
+    if msg.is_null() {
+        pr_err!("cn_netlink_send: null message\n");
+        return EINVAL.to_errno();
+    }
+    // SAFETY: Non-null, hence valid by the safety requirements; no filter.
+    unsafe {
+        cn_netlink_send_mult(
+            msg,
+            (*msg).len,
+            portid,
+            group,
+            gfp_mask,
+            None,
+            core::ptr::null_mut(),
+        )
+    }
+}
+
+/// `int cn_netlink_send_multi(struct cn_msg *msg, u16 len, u32 portid, u32 group, gfp_t
+/// gfp_mask)`: the name and prototype of the connector's original documentation, behaving as
+/// [`cn_netlink_send_mult`] without a filter.
+///
+/// # Safety
+///
+/// `msg` is null or valid for reads of `sizeof(*msg) + len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn cn_netlink_send_multi(
+    msg: *mut CnMsg,
+    len: u16,
+    portid: u32,
+    group: u32,
+    gfp_mask: bindings::gfp_t,
+) -> c_int {
+    // SAFETY: By the safety requirements; no filter.
+    unsafe {
+        cn_netlink_send_mult(
+            msg,
+            len,
+            portid,
+            group,
+            gfp_mask,
+            None,
+            core::ptr::null_mut(),
+        )
+    }
+}
+
+/// `int cn_rust_send(const struct cn_msg *header, const void *data, size_t len, u32 portid,
+/// u32 group, gfp_t gfp_mask, netlink_filter_fn filter, void *filter_data)`: the send of the
+/// safe Rust API. Sends `*header` followed by the `len` bytes at `data` (the socket buffer is
+/// built from both: the caller needs no buffer of its own), routed as by
+/// [`cn_netlink_send_mult`] but never waiting for room at a port. Returns 0 or a negative errno
+/// (`-EMSGSIZE` for more than `u16::MAX` bytes of data).
+///
+/// # Safety
+///
+/// `header` is null or valid for reads of a `cn_msg`; `data` is valid for reads of `len` bytes
+/// (or `len` is 0); `filter`, if any, is safe to call with `filter_data` in the calling context.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn cn_rust_send(
+    header: *const CnMsg,
+    data: *const u8,
+    len: usize,
+    portid: u32,
+    group: u32,
+    gfp_mask: bindings::gfp_t,
+    filter: bindings::netlink_filter_fn,
+    filter_data: *mut c_void,
+) -> c_int {
+    let send = || -> Result {
+        let connector = running()?;
+        if header.is_null() || (data.is_null() && len != 0) {
+            pr_err!("cn_rust_send: null header or data\n");
+            return Err(EINVAL);
+        }
+        if len > usize::from(u16::MAX) {
+            return Err(EMSGSIZE);
+        }
+        // SAFETY: Non-null (or empty), hence valid for reads by the safety requirements.
+        let (header, data) = unsafe {
+            (
+                header.read_unaligned(),
+                if len == 0 {
+                    &[][..]
+                } else {
+                    core::slice::from_raw_parts(data, len)
+                },
+            )
+        };
+        // SAFETY: `filter` by the safety requirements; never waits.
+        unsafe {
+            connector.send(
+                &header,
+                data,
+                portid,
+                group,
+                gfp_mask,
+                filter,
+                filter_data,
+                false,
+            )
+        }
+        .map(|_| ())
+    };
+    from_result(|| send().map(|()| 0))
+}
+
+/// The allocation flags of the mask a Rust user passed: `GFP_KERNEL`, `GFP_KERNEL_ACCOUNT` and
+/// `GFP_ATOMIC` as they are, anything else as `GFP_NOWAIT`, which never sleeps.
+fn alloc_flags(gfp: bindings::gfp_t) -> kernel::alloc::Flags {
+    match gfp {
+        bindings::GFP_KERNEL => GFP_KERNEL,
+        bindings::GFP_KERNEL_ACCOUNT => kernel::alloc::flags::GFP_KERNEL_ACCOUNT,
+        bindings::GFP_ATOMIC => GFP_ATOMIC,
+        _ => GFP_NOWAIT,
+    }
+}
+
+/// The socket, owner and type that the per-socket state functions take, if none is null.
+///
+/// # Safety
+///
+/// Each argument is null or valid for the call; `type_id` points to a `core::any::TypeId`.
+unsafe fn state_key(
+    sk: *mut bindings::sock,
+    owner: *const CbId,
+    type_id: *const c_void,
+) -> Option<(usize, CbId, TypeId)> {
+    if sk.is_null() || owner.is_null() || type_id.is_null() {
+        return None;
+    }
+    // SAFETY: Non-null, hence valid by the safety requirements.
+    Some((sk as usize, unsafe { *owner }, unsafe {
+        *type_id.cast::<TypeId>()
+    }))
+}
+
+/// `void *cn_sock_state_get(struct sock *sk, const struct cb_id *owner, const void *type_id)`:
+/// the state of type `*type_id` that the callback of `owner` attached to `sk`, or null.
+///
+/// # Safety
+///
+/// Arguments null or valid for the call; `type_id` points to a `core::any::TypeId`. The result
+/// stays valid while the caller keeps `sk` from being released and `owner` registered.
+#[no_mangle]
+pub unsafe extern "C" fn cn_sock_state_get(
+    sk: *mut bindings::sock,
+    owner: *const CbId,
+    type_id: *const c_void,
+) -> *mut c_void {
+    // SAFETY: By the safety requirements.
+    let key = unsafe { state_key(sk, owner, type_id) };
+    let (Some(connector), Some((sk, owner, type_id))) = (connector(), key) else {
+        return core::ptr::null_mut();
+    };
+    connector
+        .states
+        .get(sk, owner, type_id)
+        .unwrap_or(core::ptr::null_mut())
+}
+
+/// `int cn_sock_state_attach(struct sock *sk, const struct cb_id *owner, const void *type_id,
+/// void *data, void (*drop)(void *), gfp_t gfp, void **attached)`: attaches `data` to `sk` for
+/// `owner` unless it has a state of that owner; `*attached` is then the state attached. Returns 1
+/// if that is `data` (which the core owns from now on), 0 if it is the earlier state, `-EBUSY` if
+/// the earlier state has another type, `-ENOMEM`, `-EINVAL` for null arguments.
+///
+/// # Safety
+///
+/// Arguments null or valid for the call; `type_id` points to a `core::any::TypeId`; `data` is a
+/// live state of that type, `Send` and `Sync`, that `drop` frees (in process context, without
+/// unregistering any callback); `drop` stays callable until `cn_del_callback(owner)` returns;
+/// called during an invocation of the callback of `owner`, by the task that sends on `sk`.
+#[no_mangle]
+pub unsafe extern "C" fn cn_sock_state_attach(
+    sk: *mut bindings::sock,
+    owner: *const CbId,
+    type_id: *const c_void,
+    data: *mut c_void,
+    drop: Option<DropFn>,
+    gfp: bindings::gfp_t,
+    attached: *mut *mut c_void,
+) -> c_int {
+    let attach = || -> Result<bool> {
+        let connector = running()?;
+        // SAFETY: By the safety requirements.
+        let key = unsafe { state_key(sk, owner, type_id) };
+        let (Some((sk, owner, type_id)), Some(drop), false, false) =
+            (key, drop, data.is_null(), attached.is_null())
+        else {
+            return Err(EINVAL);
+        };
+        // SAFETY: By the safety requirements.
+        let (state, taken) = unsafe {
+            connector
+                .states
+                .attach(sk, owner, type_id, data, drop, alloc_flags(gfp))
+        }?;
+        // SAFETY: Non-null, hence valid for writes by the safety requirements.
+        unsafe { *attached = state };
+        Ok(taken)
+    };
+    from_result(|| attach().map(c_int::from))
+}
+
+/// `int cn_sock_state_visit(struct sock *sk, const struct cb_id *owner, const void *type_id,
+/// int (*visit)(const void *state, void *ctx), void *ctx)`: returns `visit(state, ctx)`, called
+/// with the state of type `*type_id` that the callback of `owner` attached to `sk` (or null)
+/// under the lock that keeps it alive. For broadcast filters, in any context: `visit` must not
+/// sleep.
+///
+/// # Safety
+///
+/// Arguments null or valid for the call; `type_id` points to a `core::any::TypeId`; `visit` is
+/// safe to call with a state of that type (or null) and `ctx`.
+#[no_mangle]
+pub unsafe extern "C" fn cn_sock_state_visit(
+    sk: *mut bindings::sock,
+    owner: *const CbId,
+    type_id: *const c_void,
+    visit: Option<StateVisitFn>,
+    ctx: *mut c_void,
+) -> c_int {
+    let (Some(connector), Some(visit)) = (connector(), visit) else {
+        return 0;
+    };
+    // SAFETY: By the safety requirements.
+    let Some((sk, owner, type_id)) = (unsafe { state_key(sk, owner, type_id) }) else {
+        // SAFETY: `visit` takes a null state, by the safety requirements.
+        return unsafe { visit(core::ptr::null(), ctx) };
+    };
+    connector.states.visit(sk, owner, type_id, |state| {
+        let state = state.map_or(core::ptr::null(), |state| state.cast_const());
+        // SAFETY: `state` is null or a live state of the type `visit` takes, kept alive by the
+        // table's lock during the call.
+        unsafe { visit(state, ctx) }
+    })
+}

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The exports of connector.ko. The functions are defined in Rust (cn_abi.rs); they are exported
+ * here, as the kernel exports its own Rust code (rust/exports.c), so that modpost lists them
+ * (with their CRCs under CONFIG_MODVERSIONS) and other modules link against them.
+ */
+
+#include <linux/connector.h>
+#include <linux/export.h>
+
+/* The C ABI of include/linux/connector.h. */
+EXPORT_SYMBOL_GPL(cn_add_callback);
+EXPORT_SYMBOL_GPL(cn_del_callback);
+EXPORT_SYMBOL_GPL(cn_netlink_send_mult);
+EXPORT_SYMBOL_GPL(cn_netlink_send);
+
+/*
+ * The name and prototype of the connector's original documentation, and what the safe Rust API
+ * (connector_api.rs) uses; not in connector.h, so declared here.
+ */
+struct cn_delivery;
+struct sock;
+int cn_netlink_send_multi(struct cn_msg *msg, u16 len, u32 portid, u32 group, gfp_t gfp_mask);
+int cn_add_rust_callback(const struct cb_id *id, const char *name,
+			 void (*callback)(const void *ctx, const struct cn_delivery *delivery),
+			 const void *ctx);
+int cn_rust_send(const struct cn_msg *header, const void *data, size_t len, u32 portid, u32 group,
+		 gfp_t gfp_mask, netlink_filter_fn filter, void *filter_data);
+void *cn_sock_state_get(struct sock *sk, const struct cb_id *owner, const void *type_id);
+int cn_sock_state_attach(struct sock *sk, const struct cb_id *owner, const void *type_id,
+			 void *data, void (*drop)(void *data), gfp_t gfp, void **attached);
+int cn_sock_state_visit(struct sock *sk, const struct cb_id *owner, const void *type_id,
+			int (*visit)(const void *state, void *ctx), void *ctx);
+
+EXPORT_SYMBOL_GPL(cn_netlink_send_multi);
+EXPORT_SYMBOL_GPL(cn_add_rust_callback);
+EXPORT_SYMBOL_GPL(cn_rust_send);
+EXPORT_SYMBOL_GPL(cn_sock_state_get);
+EXPORT_SYMBOL_GPL(cn_sock_state_attach);
+EXPORT_SYMBOL_GPL(cn_sock_state_visit);
