@@ -14,8 +14,8 @@ use crate::{
     cn_netlink, cn_sockstate::DropFn, connector, connector_api::StateVisitFn, CbId, CnMsg,
     Connector, DeliveryCallback, Handler, RawCallback, RustCallback,
 };
-use core::any::TypeId;
-use kernel::{bindings, error::from_result, prelude::*};
+use core::{any::TypeId, mem::size_of};
+use kernel::{bindings, error::from_result, prelude::*, transmute::AsBytes};
 
 /// The running connector, or `EAGAIN` (not loaded yet, or unloading).
 fn running() -> Result<&'static Connector> {
@@ -155,17 +155,17 @@ unsafe fn send_cn_msg(
     // SAFETY: Non-null, hence valid for reads of the header and the `len` bytes after it by the
     // safety requirements; the header is copied, so neither its alignment nor later writes to it
     // matter.
-    let (header, data) = unsafe {
+    let (header, bytes) = unsafe {
         (
             msg.read_unaligned(),
-            core::slice::from_raw_parts(msg.add(1).cast::<u8>(), usize::from(len)),
+            core::slice::from_raw_parts(msg.cast::<u8>(), size_of::<CnMsg>() + usize::from(len)),
         )
     };
     // SAFETY: By the safety requirements.
     unsafe {
         connector.send(
             &header,
-            data,
+            &[bytes],
             portid,
             group,
             gfp,
@@ -330,7 +330,7 @@ pub unsafe extern "C" fn cn_rust_send(
         unsafe {
             connector.send(
                 &header,
-                data,
+                &[header.as_bytes(), data],
                 portid,
                 group,
                 gfp_mask,

@@ -220,7 +220,7 @@ impl Connector {
             let _ = unsafe {
                 self.send(
                     &msg,
-                    &[],
+                    &[msg.as_bytes()],
                     0,
                     group,
                     bindings::GFP_KERNEL,
@@ -232,7 +232,8 @@ impl Connector {
         }
     }
 
-    /// Sends `header` followed by `data` as one netlink message, with the routing rules of the
+    /// Sends a `cn_msg` as one netlink message: `parts` in order, which are the message's bytes
+    /// (`header`, a copy of the first of them, then its data), with the routing rules of the
     /// C `cn_netlink_send_mult()`: to `portid` if non-zero, to `group` if non-zero (both: a
     /// broadcast except `portid`), else to the group of the callback registered for the header's
     /// id (`ENODEV` if none); `ESRCH` without a port when nobody listens. To a port, waits for
@@ -249,7 +250,7 @@ impl Connector {
     unsafe fn send(
         &self,
         header: &CnMsg,
-        data: &[u8],
+        parts: &[&[u8]],
         portid: u32,
         group: u32,
         gfp: bindings::gfp_t,
@@ -265,7 +266,7 @@ impl Connector {
         if portid == 0 && !self.socket.has_listeners(group) {
             return Err(ESRCH);
         }
-        let skb = OutSkb::new_done(header.seq, &[header.as_bytes(), data], group, gfp)?;
+        let skb = OutSkb::new_done(header.seq, parts, group, gfp)?;
         if group != 0 {
             // SAFETY: `filter` is safe to call here by our own safety requirements.
             unsafe {
