@@ -79,9 +79,8 @@ pub unsafe extern "C" fn cn_add_callback(
     callback: Option<RawCallback>,
 ) -> c_int {
     // SAFETY: By the safety requirements.
-    from_result(|| {
-        unsafe { add("cn_add_callback", id, name, callback.map(Handler::Foreign)) }.map(|()| 0)
-    })
+    let added = unsafe { add("cn_add_callback", id, name, callback.map(Handler::Foreign)) };
+    from_result(|| added.map(|()| 0))
 }
 
 /// `int cn_add_rust_callback(const struct cb_id *id, const char *name, void (*callback)(const
@@ -103,7 +102,8 @@ pub unsafe extern "C" fn cn_add_rust_callback(
     // safety requirements.
     let handler = callback.map(|callback| Handler::Rust(RustCallback { callback, ctx }));
     // SAFETY: By the safety requirements.
-    from_result(|| unsafe { add("cn_add_rust_callback", id, name, handler) }.map(|()| 0))
+    let added = unsafe { add("cn_add_rust_callback", id, name, handler) };
+    from_result(|| added.map(|()| 0))
 }
 
 /// `void cn_del_callback(const struct cb_id *id)`: unregisters the callback for `id`.
@@ -224,7 +224,7 @@ pub unsafe extern "C" fn cn_netlink_send_mult(
 }
 
 /// `int cn_netlink_send(struct cn_msg *msg, u32 portid, u32 group, gfp_t gfp_mask)`: sends one
-/// message with its `msg->len` bytes of data, as [`cn_netlink_send_mult`].
+/// message with its `msg->len` bytes of data, as [`cn_netlink_send_mult`] without a filter.
 ///
 /// # Safety
 ///
@@ -240,18 +240,9 @@ pub unsafe extern "C" fn cn_netlink_send(
         pr_err!("cn_netlink_send: null message\n");
         return EINVAL.to_errno();
     }
-    // SAFETY: Non-null, hence valid by the safety requirements; no filter.
-    unsafe {
-        cn_netlink_send_mult(
-            msg,
-            (*msg).len,
-            portid,
-            group,
-            gfp_mask,
-            None,
-            core::ptr::null_mut(),
-        )
-    }
+    // SAFETY: Non-null, hence valid for reads of `sizeof(*msg) + msg->len` bytes by the safety
+    // requirements.
+    unsafe { cn_netlink_send_multi(msg, (*msg).len, portid, group, gfp_mask) }
 }
 
 /// `int cn_netlink_send_multi(struct cn_msg *msg, u16 len, u32 portid, u32 group, gfp_t
