@@ -128,9 +128,7 @@ pub fn describe_errno(e: i32, ctx: Ctx) -> String {
         },
         libc::ENOBUFS => "ENOBUFS: receive buffer overrun, messages were lost".into(),
         libc::ESRCH => "ESRCH: no listener".into(),
-        libc::ECONNREFUSED => {
-            "ECONNREFUSED: no connector in the kernel (load connector.ko)".into()
-        }
+        libc::ECONNREFUSED => "ECONNREFUSED: no connector in the kernel (load connector.ko)".into(),
         libc::EPROTONOSUPPORT if ctx == Ctx::Socket => {
             "EPROTONOSUPPORT: the kernel has no NETLINK_CONNECTOR socket \
              (load connector.ko)"
