@@ -2,7 +2,7 @@
 /*
  * The C helpers of the connector core: the few things the kernel crate does not bind, each a
  * static inline, a macro or a field of a structure that the Rust bindings see as opaque.
- * Rust reaches them through cn_netlink.rs (sockets) and cn_queue.rs (the wait map).
+ * Rust reaches them through cn_netlink.rs (sockets) and cn_waitmap.rs (the wait map).
  */
 
 #include <linux/connector.h>

@@ -37,6 +37,7 @@ pub mod cn_notify;
 pub mod cn_queue;
 pub mod cn_rx;
 pub mod cn_sockstate;
+pub mod cn_waitmap;
 pub mod connector;
 
 #[cfg(CONFIG_PROC_FS)]
