@@ -2,7 +2,7 @@
 /*
  * The C helpers of the connector core: the few things the kernel crate does not bind, each a
  * static inline, a macro or a field of a structure that the Rust bindings see as opaque.
- * Rust reaches them through cn_netlink.rs (sockets) and cn_queue.rs (the wait map).
+ * Rust reaches them through cn_netlink.rs (sockets) and cn_waitmap.rs (the wait map).
  */
 
 #include <linux/connector.h>
@@ -13,7 +13,8 @@
 #include <linux/string.h>
 #include <net/sock.h>
 
-void cn_release_foreign_user_data(struct sock *sk, unsigned long *groups);
+void cn_sock_kfree_user_data_if_member(struct sock *sk, unsigned long *groups,
+				       unsigned int group);
 void cn_sock_set_sndtimeo_ms(struct sock *sk, unsigned int ms);
 void cn_cond_resched(void);
 struct cn_wait_map *cn_wait_map_new(const char *name);
@@ -22,14 +23,15 @@ void cn_wait_map_acquire(struct cn_wait_map *map);
 void cn_wait_map_release(struct cn_wait_map *map);
 
 /*
- * The release hook's treatment of sk_user_data. The core itself keeps nothing there (its
- * per-socket state lives in its own table); a C user of the connector may, as the kernel's
- * process events connector does, and the C connector's release hook frees it for members of
- * the process events group. So do we, and nothing more.
+ * For a release hook: kfree() the sk_user_data of the socket @sk being released if it is a
+ * member of the multicast @group (1-based; @groups is its group bitmap or NULL), as the C
+ * connector's release hook does for the process events group, where C users keep kmalloc()ed
+ * memory.
  */
-void cn_release_foreign_user_data(struct sock *sk, unsigned long *groups)
+void cn_sock_kfree_user_data_if_member(struct sock *sk, unsigned long *groups,
+				       unsigned int group)
 {
-	if (groups && test_bit(CN_IDX_PROC - 1, groups)) {
+	if (groups && group && test_bit(group - 1, groups)) {
 		kfree(sk->sk_user_data);
 		sk->sk_user_data = NULL;
 	}

@@ -4,14 +4,23 @@
 //! `/proc/net` entry. Every call into netlink, skbuff and procfs C code is in this file; the rest
 //! of the core is safe Rust over these types.
 //!
+//! The edge knows netlink, not the connector protocol above it: a protocol implements
+//! [`NetlinkProtocol`] (and [`SeqShow`] for its `/proc` file), whose C hooks an adapter
+//! generates, and hands its messages over as byte slices.
+//!
 //! The static inlines the kernel crate does not bind (`nlmsg_new()`, `nlmsg_put()`,
 //! `nlmsg_hdr()`, `NETLINK_CB()`) are expressed here over the bound fields and functions; what
 //! needs a field of the opaque `struct sock` or a macro comes from the C helpers in
 //! `cn_helpers.c`.
 
-use crate::cn_rx::{nlmsg_align, Frame, NLMSG_HDRLEN};
-use core::ptr::NonNull;
-use kernel::{bindings, prelude::*};
+use core::{marker::PhantomData, ptr::NonNull};
+#[cfg(CONFIG_PROC_FS)]
+use kernel::seq_file::SeqFile;
+use kernel::{
+    bindings,
+    error::{from_result, to_result},
+    prelude::*,
+};
 
 #[cfg(CONFIG_PROC_FS)]
 extern "C" {
@@ -20,7 +29,7 @@ extern "C" {
         name: *const c_char,
         mode: bindings::umode_t,
         parent: *mut bindings::proc_dir_entry,
-        show: Option<ShowFn>,
+        show: Option<unsafe extern "C" fn(*mut bindings::seq_file, *mut c_void) -> c_int>,
         data: *mut c_void,
     ) -> *mut bindings::proc_dir_entry;
     fn remove_proc_entry(name: *const c_char, parent: *mut bindings::proc_dir_entry);
@@ -28,10 +37,24 @@ extern "C" {
 
 extern "C" {
     // `cn_helpers.c`: `struct sock` is opaque to the kernel crate, `cond_resched()` a macro.
-    fn cn_release_foreign_user_data(sk: *mut bindings::sock, groups: *mut c_ulong);
+    fn cn_sock_kfree_user_data_if_member(
+        sk: *mut bindings::sock,
+        groups: *mut c_ulong,
+        group: c_uint,
+    );
     fn cn_sock_set_sndtimeo_ms(sk: *mut bindings::sock, ms: c_uint);
     fn cn_cond_resched();
 }
+
+/// Rounds `len` up to the netlink alignment (`NLMSG_ALIGN()`).
+pub const fn nlmsg_align(len: usize) -> usize {
+    const MASK: usize = bindings::NLMSG_ALIGNTO as usize - 1;
+    (len + MASK) & !MASK
+}
+
+/// The size of a netlink message header, aligned (`NLMSG_HDRLEN`): where a message's payload
+/// starts.
+pub const NLMSG_HDRLEN: usize = nlmsg_align(core::mem::size_of::<bindings::nlmsghdr>());
 
 /// The longest a message to a port waits for room at its receiver, when its sender allows
 /// waiting (C connector users passing a sleeping allocation mask): 1 s.
@@ -42,15 +65,6 @@ pub fn gfp_allows_blocking(gfp: bindings::gfp_t) -> bool {
     gfp & (1 << bindings::___GFP_DIRECT_RECLAIM_BIT) != 0
 }
 
-/// The C type of a `/proc` show function.
-pub type ShowFn = unsafe extern "C" fn(*mut bindings::seq_file, *mut c_void) -> c_int;
-/// The netlink socket's input function.
-pub type InputFn = unsafe extern "C" fn(*mut bindings::sk_buff);
-/// The netlink socket's bind hook.
-pub type BindFn = unsafe extern "C" fn(*mut bindings::net, c_int) -> c_int;
-/// The netlink socket's release hook.
-pub type ReleaseFn = unsafe extern "C" fn(*mut bindings::sock, *mut c_ulong);
-
 /// Gives the CPU to other tasks if one is waiting (`cond_resched()`). Process context only.
 pub fn cond_resched() {
     // SAFETY: The core calls it only from the netlink input function, which runs in the sending
@@ -58,30 +72,132 @@ pub fn cond_resched() {
     unsafe { cn_cond_resched() }
 }
 
-/// Whether the network namespace's owner grants the caller `CAP_NET_ADMIN`.
+/// A netlink protocol served by a [`KernelSocket`]: what its netlink hooks do.
 ///
-/// # Safety
-///
-/// `net` is a valid network namespace (netlink passes one to the bind hook).
-pub unsafe fn net_admin_capable(net: *mut bindings::net) -> bool {
-    // SAFETY: `net` is valid by the safety requirements, so is its `user_ns`.
-    unsafe { bindings::ns_capable((*net).user_ns, bindings::CAP_NET_ADMIN as c_int) }
+/// The hooks get no context pointer: a protocol that needs state reaches it through a static.
+pub trait NetlinkProtocol {
+    /// Handles a datagram that userspace sent to the kernel socket. Runs in the sending task's
+    /// process context (inside its `sendmsg()`), without locks held.
+    fn input(skb: &InSkb<'_>);
+
+    /// Decides whether a socket of the protocol in `net` may join the multicast group `group`
+    /// (1-based): `Ok` lets it, an error is what its `bind()` or `setsockopt()` returns.
+    fn bind(net: &BindingNet<'_>, group: u32) -> Result;
+
+    /// Cleans up after a socket of the protocol that is being released. Process context.
+    fn release(sk: &ReleasedSocket<'_>);
 }
 
-/// Handles the `sk_user_data` of a socket being released as the C connector's release hook does:
-/// `kfree()`d if the socket is in the process events group. The core never puts anything there;
-/// C users of the connector may (as the kernel's process events connector does).
-///
-/// # Safety
-///
-/// `sk` and `groups` are what netlink passes to the release hook: a socket being released,
-/// already off netlink's lists, and its group bitmap or null.
-pub unsafe fn release_foreign_user_data(sk: *mut bindings::sock, groups: *mut c_ulong) {
-    // SAFETY: By the safety requirements.
-    unsafe { cn_release_foreign_user_data(sk, groups) }
+/// Generates the C hooks of a [`NetlinkProtocol`] and the show function of a [`SeqShow`].
+struct Adapter<T> {
+    _p: PhantomData<T>,
 }
 
-/// The connector's netlink kernel socket in the initial network namespace.
+impl<T: NetlinkProtocol> Adapter<T> {
+    /// The netlink input function.
+    ///
+    /// # Safety
+    ///
+    /// Called by netlink only, with the datagram it owns during the call.
+    unsafe extern "C" fn input_callback(skb: *mut bindings::sk_buff) {
+        let Some(skb) = NonNull::new(skb) else {
+            return;
+        };
+        // SAFETY: Netlink passes the datagram to its input function; the view is dropped before
+        // we return.
+        let skb = unsafe { InSkb::from_raw(skb) };
+        T::input(&skb);
+    }
+
+    /// The netlink bind hook: 0 or a negative errno.
+    ///
+    /// # Safety
+    ///
+    /// Called by netlink only, with the binding socket's namespace.
+    unsafe extern "C" fn bind_callback(net: *mut bindings::net, group: c_int) -> c_int {
+        // INVARIANT: Netlink passes the binding socket's namespace, valid during the call, which
+        // the view does not outlive.
+        let net = BindingNet {
+            net,
+            _lifetime: PhantomData,
+        };
+        from_result(|| {
+            T::bind(&net, u32::try_from(group).map_err(|_| EINVAL)?)?;
+            Ok(0)
+        })
+    }
+
+    /// The netlink release hook.
+    ///
+    /// # Safety
+    ///
+    /// Called by netlink only, with a socket being released and its group bitmap or null.
+    unsafe extern "C" fn release_callback(sk: *mut bindings::sock, groups: *mut c_ulong) {
+        // INVARIANT: Netlink passes the socket being released, already off its lists, and its
+        // groups, valid during the call, which the view does not outlive.
+        let sk = ReleasedSocket {
+            sk,
+            groups,
+            _lifetime: PhantomData,
+        };
+        T::release(&sk);
+    }
+}
+
+/// The network namespace of a socket binding to a multicast group, borrowed for the bind hook.
+///
+/// # Invariants
+///
+/// `net` is a valid network namespace for `'a`.
+pub struct BindingNet<'a> {
+    net: *mut bindings::net,
+    _lifetime: PhantomData<&'a bindings::net>,
+}
+
+impl BindingNet<'_> {
+    /// Whether the namespace's owner grants the calling task `CAP_NET_ADMIN`.
+    pub fn net_admin_capable(&self) -> bool {
+        // SAFETY: `net` is valid (type invariant), so is its `user_ns`.
+        unsafe { bindings::ns_capable((*self.net).user_ns, bindings::CAP_NET_ADMIN as c_int) }
+    }
+}
+
+/// A socket of the protocol being released, borrowed for the release hook.
+///
+/// # Invariants
+///
+/// `sk` is a valid socket being released, already off netlink's lists, for `'a`; `groups` is
+/// its group bitmap or null, valid for `'a`.
+pub struct ReleasedSocket<'a> {
+    sk: *mut bindings::sock,
+    groups: *mut c_ulong,
+    _lifetime: PhantomData<&'a bindings::sock>,
+}
+
+impl ReleasedSocket<'_> {
+    /// The socket's identity: its address, which no other live socket has (the value of
+    /// `sk as usize` for a raw `struct sock *sk`).
+    pub fn key(&self) -> usize {
+        self.sk as usize
+    }
+
+    /// Frees the socket's `sk_user_data` with `kfree()` and clears it, if the socket is a member
+    /// of multicast group `group` (1-based); nothing otherwise.
+    ///
+    /// # Safety
+    ///
+    /// `group` is at most the number of multicast groups of the protocol's kernel socket (the
+    /// size of the bitmap); the protocol's rule is that `sk_user_data` of a member of `group` is
+    /// null or memory from `kmalloc()` owned by the socket, which nobody uses once the socket is
+    /// being released.
+    pub unsafe fn kfree_user_data_if_member(&self, group: u32) {
+        // SAFETY: `sk` and `groups` are valid (type invariant); what `sk_user_data` holds may be
+        // freed by the safety requirements.
+        unsafe { cn_sock_kfree_user_data_if_member(self.sk, self.groups, group) }
+    }
+}
+
+/// A netlink kernel socket in the initial network namespace, serving one protocol (unit).
 ///
 /// # Invariants
 ///
@@ -97,26 +213,24 @@ unsafe impl Send for KernelSocket {}
 unsafe impl Sync for KernelSocket {}
 
 impl KernelSocket {
-    /// Creates the kernel socket for netlink `unit` with `groups` multicast groups.
+    /// Creates the kernel socket for netlink `unit` with `groups` multicast groups, whose hooks
+    /// call those of `T`.
     ///
     /// Returns `EBUSY` if the unit already has a kernel socket in `init_net` (e.g. the in-tree
     /// connector is loaded) or netlink could not allocate it (it does not say which). Messages to
     /// a port wait for room at most [`UNICAST_WAIT_MS`] (the socket's send timeout).
-    pub fn new(
+    pub fn new<T: NetlinkProtocol>(
         unit: u32,
         groups: u32,
         module: &'static ThisModule,
-        input: InputFn,
-        bind: BindFn,
-        release: ReleaseFn,
     ) -> Result<Self> {
         let mut cfg = bindings::netlink_kernel_cfg {
             groups,
             flags: bindings::NL_CFG_F_NONROOT_RECV,
-            input: Some(input),
-            bind: Some(bind),
+            input: Some(Adapter::<T>::input_callback),
+            bind: Some(Adapter::<T>::bind_callback),
             unbind: None,
-            release: Some(release),
+            release: Some(Adapter::<T>::release_callback),
         };
         // SAFETY: `init_net` is a static object; `cfg` is valid for the call and copied by
         // netlink; `module` is this module, which outlives the socket (released in `drop`).
@@ -144,7 +258,8 @@ impl KernelSocket {
 
     /// Broadcasts `skb` to `group`, except to `portid`, through `filter`.
     ///
-    /// Returns what `netlink_broadcast_filtered()` returns.
+    /// Errors as `netlink_broadcast_filtered()`: `ESRCH` if nobody got it, `ENOBUFS` if a
+    /// listener lost it for want of room.
     ///
     /// # Safety
     ///
@@ -161,7 +276,7 @@ impl KernelSocket {
     ) -> Result {
         // SAFETY: `sock` is valid (type invariant); the skb's ownership passes to netlink;
         // `filter` is safe to call by the safety requirements.
-        kernel::error::to_result(unsafe {
+        to_result(unsafe {
             bindings::netlink_broadcast_filtered(
                 self.sock.as_ptr(),
                 skb.into_raw(),
@@ -178,8 +293,8 @@ impl KernelSocket {
     /// most [`UNICAST_WAIT_MS`] if `may_wait`; then, or at once, the message is lost and the
     /// receiver sees `ENOBUFS` on its next read, as with a broadcast.
     ///
-    /// Returns what `netlink_unicast()` returns: the length sent or a negative errno (`EAGAIN`
-    /// for a full receiver, `ECONNREFUSED` for no such port).
+    /// Returns the number of bytes sent, or the error of `netlink_unicast()` (`EAGAIN` for a
+    /// full receiver, `ECONNREFUSED` for no such port).
     ///
     /// # Safety
     ///
@@ -188,7 +303,7 @@ impl KernelSocket {
     pub unsafe fn unicast(&self, skb: OutSkb, portid: u32, may_wait: bool) -> Result<u32> {
         // SAFETY: `sock` is valid (type invariant); the skb's ownership passes to netlink, which
         // sleeps only if `may_wait`, where that is allowed.
-        let ret = unsafe {
+        let sent = unsafe {
             bindings::netlink_unicast(
                 self.sock.as_ptr(),
                 skb.into_raw(),
@@ -196,7 +311,7 @@ impl KernelSocket {
                 c_int::from(!may_wait),
             )
         };
-        kernel::error::to_result(ret.min(0)).map(|()| ret as u32)
+        u32::try_from(sent).map_err(|_| Error::from_errno(sent))
     }
 }
 
@@ -217,8 +332,12 @@ pub struct OutSkb {
 }
 
 impl OutSkb {
-    /// Builds a buffer holding one `NLMSG_DONE` message with sequence number `seq`, the given
-    /// payload, and `dst_group` in its netlink control block (`nlmsg_new()` + `nlmsg_put()`).
+    /// Builds a buffer holding one `NLMSG_DONE` message with sequence number `seq`, a payload
+    /// made of `parts` one after the other, and `dst_group` in its netlink control block
+    /// (`nlmsg_new()` + `nlmsg_put()` + a copy of each part).
+    ///
+    /// Returns `EMSGSIZE` if the payload is larger than a netlink message can be, `ENOMEM` if
+    /// the buffer cannot be allocated.
     #[inline]
     pub fn new_done(
         seq: u32,
@@ -226,9 +345,13 @@ impl OutSkb {
         dst_group: u32,
         gfp: bindings::gfp_t,
     ) -> Result<Self> {
-        let payload_len: usize = parts.iter().map(|p| p.len()).sum();
-        let size = nlmsg_align(NLMSG_HDRLEN + payload_len);
+        let payload_len = parts
+            .iter()
+            .try_fold(0usize, |sum, part| sum.checked_add(part.len()))
+            .ok_or(EMSGSIZE)?;
+        // Below `c_int::MAX`, the aligned size with the header fits the `c_uint` of the allocator.
         let len = c_int::try_from(payload_len).map_err(|_| EMSGSIZE)?;
+        let size = nlmsg_align(NLMSG_HDRLEN + payload_len);
         // SAFETY: Plain allocation; any size and mask are accepted.
         let raw = unsafe { bindings::__alloc_skb(size as c_uint, gfp, 0, bindings::NUMA_NO_NODE) };
         // INVARIANT: A new linear skb, owned by us from here on (freed by `drop` on error).
@@ -246,8 +369,9 @@ impl OutSkb {
                 0,
             )
         };
-        // SAFETY: `__nlmsg_put()` returned the header of a message with `payload.len()` bytes
-        // of payload (padding already zeroed), which `payload` cannot overlap (new buffer).
+        // SAFETY: `__nlmsg_put()` returned the header of a message with `payload_len` bytes of
+        // payload (padding already zeroed), the sum of the parts' lengths, so each part is
+        // copied within it; no part can overlap the new buffer.
         unsafe {
             let mut data = nlh.cast::<u8>().add(NLMSG_HDRLEN);
             for part in parts {
@@ -289,7 +413,7 @@ unsafe fn netlink_cb(skb: *mut bindings::sk_buff) -> *mut bindings::netlink_skb_
     unsafe { (&raw mut (*skb).cb).cast() }
 }
 
-/// A datagram handed to the connector's input function, borrowed for the duration of the call.
+/// A datagram handed to a protocol's input function, borrowed for the duration of the call.
 ///
 /// # Invariants
 ///
@@ -300,7 +424,7 @@ pub struct InSkb<'a> {
     skb: NonNull<bindings::sk_buff>,
     data: *mut u8,
     len: usize,
-    _lifetime: core::marker::PhantomData<&'a bindings::sk_buff>,
+    _lifetime: PhantomData<&'a bindings::sk_buff>,
 }
 
 impl InSkb<'_> {
@@ -310,7 +434,7 @@ impl InSkb<'_> {
     ///
     /// `skb` is the buffer netlink passed to the input function, and the result is dropped
     /// before the input function returns.
-    pub unsafe fn from_raw(skb: NonNull<bindings::sk_buff>) -> Self {
+    unsafe fn from_raw(skb: NonNull<bindings::sk_buff>) -> Self {
         let raw = skb.as_ptr();
         // SAFETY: The buffer is valid by the safety requirements; without paged data
         // (`data_len == 0`) its `len` bytes lie at `data`.
@@ -326,7 +450,7 @@ impl InSkb<'_> {
             skb,
             data,
             len,
-            _lifetime: core::marker::PhantomData,
+            _lifetime: PhantomData,
         }
     }
 
@@ -340,24 +464,24 @@ impl InSkb<'_> {
         unsafe { core::slice::from_raw_parts(self.data, self.len) }
     }
 
-    /// Whether `frame` lies within this datagram.
+    /// Whether a netlink message of `len` bytes (its `nlmsg_len`, header included) at `offset`
+    /// lies within this datagram.
     #[inline]
-    fn holds(&self, frame: Frame) -> bool {
-        frame
-            .offset
-            .checked_add(frame.len)
-            .is_some_and(|end| frame.len >= NLMSG_HDRLEN && end <= self.len)
+    fn holds(&self, offset: usize, len: usize) -> bool {
+        offset
+            .checked_add(len)
+            .is_some_and(|end| len >= NLMSG_HDRLEN && end <= self.len)
     }
 
-    /// A pointer to the payload of the netlink message `frame`, for handing to a callback; `None`
-    /// if the frame does not lie within this datagram.
+    /// A pointer to the payload of the netlink message of `len` bytes at `offset`, for handing
+    /// to a C callback; `None` if the message does not lie within this datagram.
     #[inline]
-    pub fn payload_ptr(&self, frame: Frame) -> Option<NonNull<u8>> {
-        if !self.holds(frame) {
+    pub fn payload_ptr(&self, offset: usize, len: usize) -> Option<NonNull<u8>> {
+        if !self.holds(offset, len) {
             return None;
         }
-        // SAFETY: The frame, so its payload start, lies within the datagram's linear data.
-        NonNull::new(unsafe { self.data.add(frame.offset + NLMSG_HDRLEN) })
+        // SAFETY: The message, so its payload start, lies within the datagram's linear data.
+        NonNull::new(unsafe { self.data.add(offset + NLMSG_HDRLEN) })
     }
 
     /// The sender's netlink parameters (portid, credentials).
@@ -366,20 +490,46 @@ impl InSkb<'_> {
         unsafe { NonNull::new_unchecked(netlink_cb(self.skb.as_ptr())) }
     }
 
-    /// Sends the sender a netlink ack (`err` 0) or error for the message `frame`; nothing if the
-    /// frame does not lie within this datagram.
+    /// Sends the sender a netlink ack (for `Ok`) or error for the netlink message of `len` bytes
+    /// at `offset`; nothing if the message does not lie within this datagram.
     #[cold]
-    pub fn ack(&self, frame: Frame, err: c_int) {
-        if !self.holds(frame) {
+    pub fn ack(&self, offset: usize, len: usize, result: Result) {
+        if !self.holds(offset, len) {
             return;
         }
+        let err = result.err().map_or(0, Error::to_errno);
         // SAFETY: The buffer is valid (type invariant) and from a netlink sender; the message
         // lies within it, `nlmsg_len` bytes that `netlink_ack()` may copy; we run in the sender's
         // process context.
         unsafe {
-            let nlh = self.data.add(frame.offset).cast::<bindings::nlmsghdr>();
+            let nlh = self.data.add(offset).cast::<bindings::nlmsghdr>();
             bindings::netlink_ack(self.skb.as_ptr(), nlh, err, core::ptr::null());
         }
+    }
+}
+
+/// What a `/proc` file shows.
+#[cfg(CONFIG_PROC_FS)]
+pub trait SeqShow {
+    /// Prints the whole file to `m`; an error is what the reader's `read()` returns.
+    fn show(m: &SeqFile) -> Result;
+}
+
+#[cfg(CONFIG_PROC_FS)]
+impl<T: SeqShow> Adapter<T> {
+    /// The show function of a single-record `seq_file`: 0 or a negative errno.
+    ///
+    /// # Safety
+    ///
+    /// Called by the `seq_file` code only, with the file being shown.
+    unsafe extern "C" fn show_callback(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
+        // SAFETY: The `seq_file` code passes the file being shown, valid during the call and used
+        // by this task only (under the file's lock); the reference does not outlive the call.
+        let m = unsafe { SeqFile::from_raw(m) };
+        from_result(|| {
+            T::show(m)?;
+            Ok(0)
+        })
     }
 }
 
@@ -395,24 +545,26 @@ pub struct ProcNetEntry {
 
 #[cfg(CONFIG_PROC_FS)]
 impl ProcNetEntry {
-    /// Creates `/proc/net/<name>`, world-readable, printed by `show`.
+    /// Creates `/proc/net/<name>`, world-readable, printed by `T::show`.
     ///
-    /// `show` may run from creation until the drop of this object returns.
-    pub fn new(name: &'static CStr, show: ShowFn) -> Result<Self> {
+    /// `T::show` may run from creation until the drop of this object returns.
+    pub fn new<T: SeqShow>(name: &'static CStr) -> Result<Self> {
         // SAFETY: `name` is a static string; `init_net.proc_net` is the initial namespace's
-        // `/proc/net` directory, valid while the kernel runs.
+        // `/proc/net` directory, valid while the kernel runs; the show function takes the file
+        // being shown, and no data.
         let entry = unsafe {
             proc_create_single_data(
                 name.as_char_ptr(),
                 0o444,
                 bindings::init_net.proc_net,
-                Some(show),
+                Some(Adapter::<T>::show_callback),
                 core::ptr::null_mut(),
             )
         };
         if entry.is_null() {
             return Err(EEXIST);
         }
+        // INVARIANT: The entry was just created.
         Ok(Self { name })
     }
 }
@@ -422,144 +574,5 @@ impl Drop for ProcNetEntry {
     fn drop(&mut self) {
         // SAFETY: The entry exists (type invariant); removal waits for running readers.
         unsafe { remove_proc_entry(self.name.as_char_ptr(), bindings::init_net.proc_net) };
-    }
-}
-
-/// The `seq_file` of a `/proc` file being shown.
-///
-/// # Invariants
-///
-/// `m` is a valid `seq_file` for the lifetime `'a`.
-#[cfg(CONFIG_PROC_FS)]
-pub struct SeqOut<'a> {
-    m: NonNull<bindings::seq_file>,
-    _lifetime: core::marker::PhantomData<&'a bindings::seq_file>,
-}
-
-#[cfg(CONFIG_PROC_FS)]
-impl SeqOut<'_> {
-    /// Wraps the `seq_file` passed to a show function.
-    ///
-    /// # Safety
-    ///
-    /// `m` is the non-null `seq_file` passed to a show function, and the result is dropped
-    /// before that function returns.
-    pub unsafe fn from_raw(m: *mut bindings::seq_file) -> Self {
-        Self {
-            // SAFETY: Non-null by the safety requirements.
-            m: unsafe { NonNull::new_unchecked(m) },
-            _lifetime: core::marker::PhantomData,
-        }
-    }
-
-    /// Prints `s` as is.
-    pub fn puts(&self, s: &CStr) {
-        // SAFETY: `m` is valid (type invariant); "%s" takes one NUL-terminated string.
-        unsafe { bindings::seq_printf(self.m.as_ptr(), c"%s".as_char_ptr(), s.as_char_ptr()) };
-    }
-
-    /// Prints one callback line of `/proc/net/connector`: `"%-15s %u:%u\n"`.
-    pub fn callback_line(
-        &self,
-        name: &[u8; crate::connector_api::CN_CBQ_NAMELEN],
-        id: crate::connector_api::CbId,
-    ) {
-        let name = CStr::from_bytes_until_nul(name).unwrap_or(c"");
-        // SAFETY: `m` is valid (type invariant); the format takes a NUL-terminated string and two
-        // `unsigned int`s, which is what is passed.
-        unsafe {
-            bindings::seq_printf(
-                self.m.as_ptr(),
-                c"%-15s %u:%u\n".as_char_ptr(),
-                name.as_char_ptr(),
-                id.idx,
-                id.val,
-            )
-        };
-    }
-}
-
-#[cfg(CONFIG_LOCKDEP)]
-extern "C" {
-    // `cn_helpers.c`: lockdep maps are macros and static inlines.
-    fn cn_wait_map_new(name: *const c_char) -> *mut c_void;
-    fn cn_wait_map_free(map: *mut c_void);
-    fn cn_wait_map_acquire(map: *mut c_void);
-    fn cn_wait_map_release(map: *mut c_void);
-}
-
-/// What lockdep knows of a wait for something to finish running (a callback's invocations): a
-/// lock class of its own, held while it runs (from [`WaitMap::start`] to [`WaitMap::end`]) and
-/// taken, empty-handed, by the waiter before it waits ([`WaitMap::will_wait`]), as `flush_work()`
-/// does. So a wait from inside the thing waited for, or under a lock that it takes, is a lockdep
-/// report instead of a silent hang. Without `CONFIG_LOCKDEP` it is empty and costs nothing.
-///
-/// Unbalanced calls are reported by lockdep ("bad unlock balance"); they are no memory error.
-///
-/// # Invariants
-///
-/// With `CONFIG_LOCKDEP`, `map` was returned by `cn_wait_map_new()` and is owned by this object.
-pub struct WaitMap {
-    #[cfg(CONFIG_LOCKDEP)]
-    map: NonNull<c_void>,
-}
-
-// SAFETY: The map is only passed to lockdep, which may be called from any thread.
-unsafe impl Send for WaitMap {}
-// SAFETY: Lockdep synchronises its own state.
-unsafe impl Sync for WaitMap {}
-
-impl WaitMap {
-    /// Creates a map of a new lock class named by the bytes of `name` up to its first NUL (at most
-    /// 31 bytes are kept). May sleep.
-    #[inline]
-    pub fn new(name: &[u8]) -> Result<Self> {
-        #[cfg(CONFIG_LOCKDEP)]
-        {
-            let name = CStr::from_bytes_until_nul(name).unwrap_or(c"cn_wait_map");
-            // SAFETY: `name` is a NUL-terminated string, copied by the call.
-            let map = unsafe { cn_wait_map_new(name.as_char_ptr()) };
-            // INVARIANT: A non-null result is a new map that we own.
-            NonNull::new(map).map(|map| Self { map }).ok_or(ENOMEM)
-        }
-        #[cfg(not(CONFIG_LOCKDEP))]
-        {
-            let _ = name;
-            Ok(Self {})
-        }
-    }
-
-    /// Marks the start of a run in the current task.
-    #[inline]
-    pub fn start(&self) {
-        #[cfg(CONFIG_LOCKDEP)]
-        {
-            // SAFETY: `map` is valid (type invariant).
-            unsafe { cn_wait_map_acquire(self.map.as_ptr()) };
-        }
-    }
-
-    /// Marks the end of the run that [`WaitMap::start`] started in the current task.
-    #[inline]
-    pub fn end(&self) {
-        #[cfg(CONFIG_LOCKDEP)]
-        {
-            // SAFETY: `map` is valid (type invariant).
-            unsafe { cn_wait_map_release(self.map.as_ptr()) };
-        }
-    }
-
-    /// Tells lockdep that the caller is about to wait for the runs to finish.
-    pub fn will_wait(&self) {
-        self.start();
-        self.end();
-    }
-}
-
-#[cfg(CONFIG_LOCKDEP)]
-impl Drop for WaitMap {
-    fn drop(&mut self) {
-        // SAFETY: We own the map (type invariant).
-        unsafe { cn_wait_map_free(self.map.as_ptr()) };
     }
 }

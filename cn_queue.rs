@@ -20,7 +20,7 @@
 //! instructions per message, measured with `make bench`. They are accessed only from this file,
 //! never mixed with plain accesses nor with C.
 
-use crate::cn_netlink::WaitMap;
+use crate::cn_waitmap::WaitMap;
 use crate::connector_api::{CbId, CN_CBQ_NAMELEN};
 use core::{
     mem::ManuallyDrop,

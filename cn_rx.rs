@@ -6,11 +6,9 @@
 //! it carries a complete `cn_msg`. Everything here works on plain byte slices so that it can be
 //! tested without a socket.
 
+use crate::cn_netlink::{nlmsg_align, NLMSG_HDRLEN};
 use crate::connector_api::{CbId, CnMsg, CN_MSG_HDRLEN, CONNECTOR_MAX_MSG_SIZE};
 use kernel::{prelude::*, transmute::FromBytes};
-
-/// Size of `struct nlmsghdr`, which `NLMSG_HDRLEN` rounds to itself.
-pub const NLMSG_HDRLEN: usize = 16;
 
 /// The most messages of one datagram that the core hands to callbacks. The others are dropped,
 /// each with an `EMSGSIZE` error ack if it asks for an ack (`NLM_F_ACK`).
@@ -19,11 +17,6 @@ pub const NLMSG_HDRLEN: usize = 16;
 /// its requests, while a datagram crafted with thousands of messages costs the kernel no more
 /// than this many callback runs.
 pub const MAX_MSGS_PER_DATAGRAM: usize = 64;
-
-/// Rounds `len` up to the netlink alignment (`NLMSG_ALIGN`).
-pub const fn nlmsg_align(len: usize) -> usize {
-    (len + 3) & !3
-}
 
 /// `struct nlmsghdr`, as it lies on the wire. The receive path reads its length and flags.
 #[repr(C)]

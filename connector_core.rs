@@ -41,11 +41,12 @@ pub mod cn_notify;
 pub mod cn_queue;
 pub mod cn_rx;
 pub mod cn_sockstate;
+pub mod cn_waitmap;
 pub mod connector_api;
 
+use cn_netlink::{BindingNet, InSkb, KernelSocket, NetlinkProtocol, OutSkb, ReleasedSocket};
 #[cfg(CONFIG_PROC_FS)]
-use cn_netlink::ProcNetEntry;
-use cn_netlink::{InSkb, KernelSocket, OutSkb};
+use cn_netlink::{ProcNetEntry, SeqShow};
 use cn_notify::{NotifyEvent, NotifyRequest, NotifyRequests};
 use cn_queue::CallbackQueue;
 use cn_rx::{Frame, MAX_MSGS_PER_DATAGRAM};
@@ -164,22 +165,15 @@ impl Connector {
             },
             // As the C connector: without its `/proc` file, the connector still works.
             #[cfg(CONFIG_PROC_FS)]
-            proc: ProcNetEntry::new(c"connector", cn_proc_show)
+            proc: ProcNetEntry::new::<Self>(c"connector")
                 .inspect_err(|e| pr_warn!("cannot create /proc/net/connector: {:?}\n", e))
                 .ok(),
-            socket: KernelSocket::new(
-                bindings::NETLINK_CONNECTOR,
-                CN_GROUPS,
-                module,
-                cn_input,
-                cn_bind,
-                cn_release,
-            )
-            .inspect_err(|_| {
-                pr_err!(
-                    "cannot create the NETLINK_CONNECTOR socket: in use (by the in-tree `cn`?) or out of memory\n"
-                )
-            })?,
+            socket: KernelSocket::new::<Self>(bindings::NETLINK_CONNECTOR, CN_GROUPS, module)
+                .inspect_err(|_| {
+                    pr_err!(
+                        "cannot create the NETLINK_CONNECTOR socket: in use (by the in-tree `cn`?) or out of memory\n"
+                    )
+                })?,
         })
     }
 
@@ -300,7 +294,7 @@ impl Connector {
                 Err(EMSGSIZE)
             };
             if u32::from(frame.nlmsg_flags) & bindings::NLM_F_ACK != 0 {
-                skb.ack(frame, result.err().map_or(0, Error::to_errno));
+                skb.ack(frame.offset, frame.len, result);
             }
         }
     }
@@ -309,7 +303,10 @@ impl Connector {
     /// `budget` more messages of the datagram may still be handled.
     fn dispatch(&self, skb: &InSkb<'_>, frame: Frame, id: CbId, budget: usize) -> Result {
         let invocation = self.queue.invoke(id).ok_or(ENODEV)?;
-        let msg = skb.payload_ptr(frame).ok_or(EINVAL)?.cast::<CnMsg>();
+        let msg = skb
+            .payload_ptr(frame.offset, frame.len)
+            .ok_or(EINVAL)?
+            .cast::<CnMsg>();
         let parms = skb.parms();
         match *invocation.handler() {
             Handler::Foreign(callback) => {
@@ -358,71 +355,81 @@ impl Connector {
     }
 }
 
-// The netlink hooks of the connector socket.
+// The netlink hooks of the connector socket and its `/proc` file.
 
-/// Netlink input: a datagram sent to the connector by userspace.
-///
-/// # Safety
-///
-/// Called by netlink only, with the datagram it owns during the call.
-unsafe extern "C" fn cn_input(skb: *mut bindings::sk_buff) {
-    let (Some(connector), Some(skb)) = (connector(), core::ptr::NonNull::new(skb)) else {
-        return;
-    };
-    // SAFETY: Netlink passes the datagram to its input function; the view does not outlive the
-    // call.
-    let skb = unsafe { InSkb::from_raw(skb) };
-    connector.receive(&skb);
-}
-
-/// Netlink bind hook: `CAP_NET_ADMIN` in the socket's namespace, or only the process events
-/// group.
-///
-/// # Safety
-///
-/// Called by netlink only, with the binding socket's namespace.
-unsafe extern "C" fn cn_bind(net: *mut bindings::net, group: c_int) -> c_int {
-    // SAFETY: Netlink passes the binding socket's namespace.
-    if group == CN_IDX_PROC as c_int || unsafe { cn_netlink::net_admin_capable(net) } {
-        0
-    } else {
-        EPERM.to_errno()
+impl NetlinkProtocol for Connector {
+    /// A datagram sent to the connector by userspace.
+    fn input(skb: &InSkb<'_>) {
+        if let Some(connector) = connector() {
+            connector.receive(skb);
+        }
     }
-}
 
-/// Netlink release hook: drops the socket's states in the core's table, whatever the socket's
-/// groups (the C connector frees state only for members of the process events group, and leaks
-/// it otherwise), and treats `sk_user_data`, which only C users fill, as the C connector does.
-///
-/// # Safety
-///
-/// Called by netlink only, with a socket being released and its group bitmap or null.
-unsafe extern "C" fn cn_release(sk: *mut bindings::sock, groups: *mut c_ulong) {
-    // Off netlink's lists already, so no broadcast filter reads the socket's states any more, and
-    // no callback runs for it (it would run inside the socket's `sendmsg()`).
-    if let Some(connector) = connector() {
-        connector.states.release_socket(sk as usize);
+    /// `CAP_NET_ADMIN` in the socket's namespace, or only the process events group.
+    fn bind(net: &BindingNet<'_>, group: u32) -> Result {
+        if group == CN_IDX_PROC || net.net_admin_capable() {
+            Ok(())
+        } else {
+            Err(EPERM)
+        }
     }
-    // SAFETY: Netlink passes the socket being released and its groups.
-    unsafe { cn_netlink::release_foreign_user_data(sk, groups) };
+
+    /// Drops the socket's states in the core's table, whatever the socket's groups (the C
+    /// connector frees state only for members of the process events group, and leaks it
+    /// otherwise), and treats `sk_user_data`, which only C users fill, as the C connector does.
+    fn release(sk: &ReleasedSocket<'_>) {
+        // Off netlink's lists already, so no broadcast filter reads the socket's states any more,
+        // and no callback runs for it (it would run inside the socket's `sendmsg()`).
+        if let Some(connector) = connector() {
+            connector.states.release_socket(sk.key());
+        }
+        // SAFETY: `CN_IDX_PROC` is one of the socket's `CN_GROUPS` groups. The core keeps nothing
+        // in `sk_user_data`; C users of the process events group keep `kmalloc()`ed memory there
+        // (the kernel's process events connector does), which the C connector's release hook
+        // frees, as we do.
+        unsafe { sk.kfree_user_data_if_member(CN_IDX_PROC) };
+    }
 }
 
 /// `/proc/net/connector`: the registered callbacks, in the C connector's format.
-///
-/// # Safety
-///
-/// Called by procfs only, with the `seq_file` being shown.
 #[cfg(CONFIG_PROC_FS)]
-unsafe extern "C" fn cn_proc_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
-    // SAFETY: procfs passes the seq_file being shown, valid during the call.
-    let out = unsafe { cn_netlink::SeqOut::from_raw(m) };
-    out.puts(c"Name            ID\n");
-    if let Some(connector) = connector() {
-        connector
-            .queue
-            .for_each(|entry| out.callback_line(entry.name(), entry.id()));
+impl SeqShow for Connector {
+    fn show(m: &kernel::seq_file::SeqFile) -> Result {
+        kernel::seq_print!(m, "Name            ID\n");
+        if let Some(connector) = connector() {
+            connector.queue.for_each(|entry| {
+                let name = CallbackName(entry.name());
+                kernel::seq_print!(m, "{:<15} {}:{}\n", name, entry.id().idx, entry.id().val);
+            });
+        }
+        Ok(())
     }
-    0
+}
+
+/// A callback's name in `/proc/net/connector`, formatted as C's `%s` formats it: its bytes up
+/// to the first NUL, padded to the width by their count. Bytes that are not UTF-8 cannot go
+/// through Rust formatting and are shown as `\xNN`, which the padding counts as written.
+#[cfg(CONFIG_PROC_FS)]
+struct CallbackName<'a>(&'a [u8]);
+
+#[cfg(CONFIG_PROC_FS)]
+impl kernel::fmt::Display for CallbackName<'_> {
+    fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+        let name = self.0.split(|&b| b == 0).next().unwrap_or_default();
+        let mut written = 0;
+        for chunk in name.utf8_chunks() {
+            f.write_str(chunk.valid())?;
+            written += chunk.valid().len();
+            for byte in chunk.invalid() {
+                write!(f, "\\x{byte:02x}")?;
+                written += 4;
+            }
+        }
+        for _ in written..f.width().unwrap_or(0) {
+            f.write_str(" ")?;
+        }
+        Ok(())
+    }
 }
 
 struct ConnectorModule {
@@ -462,15 +469,44 @@ mod tests {
     fn second_socket_for_the_unit_is_refused() {
         // KUnit runs this suite once the module is live, so the connector holds the unit: a
         // second kernel socket for it must fail (with nothing leaked) instead of stealing it.
-        let second = KernelSocket::new(
+        let second = KernelSocket::new::<Connector>(
             bindings::NETLINK_CONNECTOR,
             CN_GROUPS,
             &<ConnectorModule as ModuleMetadata>::THIS_MODULE,
-            cn_input,
-            cn_bind,
-            cn_release,
         );
         assert_eq!(second.err(), Some(EBUSY));
         assert!(connector().is_some());
+    }
+
+    #[cfg(CONFIG_PROC_FS)]
+    #[test]
+    fn callback_names_are_padded_by_bytes_as_in_c() {
+        use connector_api::CN_CBQ_NAMELEN;
+        use kernel::str::CString;
+        let line = |name: &[u8]| CString::try_from_fmt(fmt!("{:<15}|", CallbackName(name)));
+        let mut long = [b'n'; CN_CBQ_NAMELEN];
+        long[CN_CBQ_NAMELEN - 1] = 0;
+        let cases: [(&[u8], &[u8]); 6] = [
+            (b"cn_test\0junk", b"cn_test        |"),
+            (b"", b"               |"),
+            (&long, &long[..CN_CBQ_NAMELEN - 1]),
+            // Padded by bytes, as `%-15s`, not by characters.
+            (
+                "\u{e9}t\u{e9}\0".as_bytes(),
+                "\u{e9}t\u{e9}          |".as_bytes(),
+            ),
+            (b"a\xffb\0", b"a\\xffb         |"),
+            (b"fifteen_bytes__", b"fifteen_bytes__|"),
+        ];
+        for (name, expected) in cases {
+            let got = line(name).unwrap();
+            let got = got.to_bytes();
+            if expected.ends_with(b"|") {
+                assert_eq!(got, expected);
+            } else {
+                assert_eq!(&got[..expected.len()], expected);
+                assert_eq!(&got[expected.len()..], b"|");
+            }
+        }
     }
 }
