@@ -1,6 +1,7 @@
 # Entry points. The real work is in scripts/ (each prints its steps and timings).
 #
-#   make                 build the modules (connector.ko, cn_test.ko) against the test kernel
+#   make                 build the modules (connector.ko, cn_test.ko, cn_proc_example.ko) against
+#                        the test kernel
 #   make KDIR=/path      ... against another configured and built kernel tree
 #   make check           everything: build, boot the test kernel in QEMU, run all tests
 #   make run             build, boot, and show the demo (tests/guest/demo.sh)
@@ -10,6 +11,7 @@
 #                        liveness check (FUZZ_SEED=S, default 1; FUZZ_COUNT=N)
 #   make clippy          the module build with CLIPPY=1 (must be warning-free)
 #   make fmt-check       rustfmt --check over the Rust sources and cnctl
+#   make rust-analyzer   rust-project.json for rust-analyzer (the module crates against KDIR)
 #   make clean           remove build outputs
 #
 # Kbuild reads ./Kbuild (not this file) when it builds the modules with M=$(CURDIR).
@@ -24,7 +26,7 @@ endif
 
 RUSTFMT_FILES = $(wildcard $(CURDIR)/*.rs $(CURDIR)/tests/harness/*.rs $(CURDIR)/tests/lockdep/*.rs)
 
-.PHONY: all modules check run bench fuzz clippy fmt-check clean
+.PHONY: all modules check run bench fuzz clippy fmt-check rust-analyzer clean
 
 all: modules
 
@@ -47,6 +49,9 @@ clippy:
 	@KDIR="$(KDIR)" $(CURDIR)/scripts/build-modules --clippy
 	@KDIR="$(KDIR)" $(CURDIR)/scripts/build-modules --clippy --dir $(CURDIR)/tests/harness
 	@KDIR="$(KDIR)" $(CURDIR)/scripts/build-modules --clippy --dir $(CURDIR)/tests/lockdep
+
+rust-analyzer:
+	@KDIR="$(KDIR)" $(CURDIR)/scripts/rust-analyzer
 
 fmt-check:
 	@echo "==> rustfmt --check"
