@@ -12,6 +12,7 @@
 #   make clippy          the module build with CLIPPY=1 (must be warning-free)
 #   make fmt-check       rustfmt --check over the Rust sources and cnctl
 #   make rust-analyzer   rust-project.json for rust-analyzer (the module crates against KDIR)
+#   make readme-example  build the README's API examples as modules (zero warnings)
 #   make clean           remove build outputs
 #
 # Kbuild reads ./Kbuild (not this file) when it builds the modules with M=$(CURDIR).
@@ -26,7 +27,7 @@ endif
 
 RUSTFMT_FILES = $(wildcard $(CURDIR)/*.rs $(CURDIR)/tests/harness/*.rs $(CURDIR)/tests/lockdep/*.rs)
 
-.PHONY: all modules check run bench fuzz clippy fmt-check rust-analyzer clean
+.PHONY: all modules check run bench fuzz clippy fmt-check rust-analyzer readme-example clean
 
 all: modules
 
@@ -52,6 +53,9 @@ clippy:
 
 rust-analyzer:
 	@KDIR="$(KDIR)" $(CURDIR)/scripts/rust-analyzer
+
+readme-example: modules
+	@KDIR="$(KDIR)" $(CURDIR)/scripts/build-readme-example
 
 fmt-check:
 	@echo "==> rustfmt --check"
