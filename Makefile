@@ -9,7 +9,8 @@
 #                        (one boot instruction-counted, one on two CPUs; build/bench/table.md)
 #   make fuzz            1,000,000 fuzzed datagrams (cnctl fuzz) on the non-debug kernel, then a
 #                        liveness check (FUZZ_SEED=S, default 1; FUZZ_COUNT=N)
-#   make clippy          the module build with CLIPPY=1 (must be warning-free)
+#   make clippy          the module builds (top level, tests/harness, tests/lockdep) with CLIPPY=1
+#                        (must be warning-free)
 #   make fmt-check       rustfmt --check over the Rust sources and cnctl
 #   make rust-analyzer   rust-project.json for rust-analyzer (the module crates against KDIR)
 #   make readme-example  build the README's API examples as modules (zero warnings)
@@ -67,8 +68,8 @@ fmt-check:
 	@echo "    formatting ok"
 
 clean:
-	@echo "==> clean: build/, tools/cnctl/target/, kbuild outputs"
-	@rm -rf $(CURDIR)/build $(CURDIR)/tools/cnctl/target
+	@echo "==> clean: build/, tools/cnctl/target/, rust-project.json, kbuild outputs"
+	@rm -rf $(CURDIR)/build $(CURDIR)/tools/cnctl/target $(CURDIR)/rust-project.json
 	@find $(CURDIR) -path $(CURDIR)/.git -prune -o \
 		\( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
 		-o -name '*.mod.o' -o -name '.*.cmd' -o -name '*.rmeta' -o -name '*.rlib' \
