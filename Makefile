@@ -1,6 +1,7 @@
 # Entry points. The real work is in scripts/ (each prints its steps and timings).
 #
-#   make                 build the modules (connector.ko, cn_test.ko) against the test kernel
+#   make                 build the modules (connector.ko, cn_test.ko, cn_proc_example.ko) against
+#                        the test kernel
 #   make KDIR=/path      ... against another configured and built kernel tree
 #   make check           everything: build, boot the test kernel in QEMU, run all tests
 #   make run             build, boot, and show the demo (tests/guest/demo.sh)
@@ -8,8 +9,11 @@
 #                        (one boot instruction-counted, one on two CPUs; build/bench/table.md)
 #   make fuzz            1,000,000 fuzzed datagrams (cnctl fuzz) on the non-debug kernel, then a
 #                        liveness check (FUZZ_SEED=S, default 1; FUZZ_COUNT=N)
-#   make clippy          the module build with CLIPPY=1 (must be warning-free)
+#   make clippy          the module builds (top level, tests/harness, tests/lockdep) with CLIPPY=1
+#                        (must be warning-free)
 #   make fmt-check       rustfmt --check over the Rust sources and cnctl
+#   make rust-analyzer   rust-project.json for rust-analyzer (the module crates against KDIR)
+#   make readme-example  build the README's API examples as modules (zero warnings)
 #   make clean           remove build outputs
 #
 # Kbuild reads ./Kbuild (not this file) when it builds the modules with M=$(CURDIR).
@@ -24,7 +28,7 @@ endif
 
 RUSTFMT_FILES = $(wildcard $(CURDIR)/*.rs $(CURDIR)/tests/harness/*.rs $(CURDIR)/tests/lockdep/*.rs)
 
-.PHONY: all modules check run bench fuzz clippy fmt-check clean
+.PHONY: all modules check run bench fuzz clippy fmt-check rust-analyzer readme-example clean
 
 all: modules
 
@@ -48,6 +52,12 @@ clippy:
 	@KDIR="$(KDIR)" $(CURDIR)/scripts/build-modules --clippy --dir $(CURDIR)/tests/harness
 	@KDIR="$(KDIR)" $(CURDIR)/scripts/build-modules --clippy --dir $(CURDIR)/tests/lockdep
 
+rust-analyzer:
+	@KDIR="$(KDIR)" $(CURDIR)/scripts/rust-analyzer
+
+readme-example: modules
+	@KDIR="$(KDIR)" $(CURDIR)/scripts/build-readme-example
+
 fmt-check:
 	@echo "==> rustfmt --check"
 	@if [ -n "$(strip $(RUSTFMT_FILES))" ]; then \
@@ -58,8 +68,8 @@ fmt-check:
 	@echo "    formatting ok"
 
 clean:
-	@echo "==> clean: build/, tools/cnctl/target/, kbuild outputs"
-	@rm -rf $(CURDIR)/build $(CURDIR)/tools/cnctl/target
+	@echo "==> clean: build/, tools/cnctl/target/, rust-project.json, kbuild outputs"
+	@rm -rf $(CURDIR)/build $(CURDIR)/tools/cnctl/target $(CURDIR)/rust-project.json
 	@find $(CURDIR) -path $(CURDIR)/.git -prune -o \
 		\( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
 		-o -name '*.mod.o' -o -name '.*.cmd' -o -name '*.rmeta' -o -name '*.rlib' \
