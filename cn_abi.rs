@@ -127,55 +127,6 @@ pub unsafe extern "C" fn cn_del_callback(id: *const CbId) {
     connector.del_callback(unsafe { *id });
 }
 
-/// Sends the `cn_msg` at `msg` and the `len` bytes that follow it: checks the pointer and logs a
-/// null one, then sends as [`Connector::send`], which returns the bytes sent to a port.
-///
-/// # Safety
-///
-/// `msg` is null or valid for reads of `sizeof(*msg) + len` bytes; `filter`, if any, is safe to
-/// call with `filter_data` in the calling context; `may_wait` only where sleeping is allowed.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-unsafe fn send_cn_msg(
-    caller: &str,
-    msg: *const CnMsg,
-    len: u16,
-    portid: u32,
-    group: u32,
-    gfp: bindings::gfp_t,
-    filter: bindings::netlink_filter_fn,
-    filter_data: *mut c_void,
-    may_wait: bool,
-) -> Result<u32> {
-    let connector = running()?;
-    if msg.is_null() {
-        pr_err!("{}: null message\n", caller);
-        return Err(EINVAL);
-    }
-    // SAFETY: Non-null, hence valid for reads of the header and the `len` bytes after it by the
-    // safety requirements; the header is copied, so neither its alignment nor later writes to it
-    // matter.
-    let (header, bytes) = unsafe {
-        (
-            msg.read_unaligned(),
-            core::slice::from_raw_parts(msg.cast::<u8>(), size_of::<CnMsg>() + usize::from(len)),
-        )
-    };
-    // SAFETY: By the safety requirements.
-    unsafe {
-        connector.send(
-            &header,
-            &[bytes],
-            portid,
-            group,
-            gfp,
-            filter,
-            filter_data,
-            may_wait,
-        )
-    }
-}
-
 /// `int cn_netlink_send_mult(struct cn_msg *msg, u16 len, u32 portid, u32 group, gfp_t gfp_mask,
 /// netlink_filter_fn filter, void *filter_data)`: sends `sizeof(*msg) + len` bytes at `msg`.
 ///
@@ -204,23 +155,41 @@ pub unsafe extern "C" fn cn_netlink_send_mult(
     filter: bindings::netlink_filter_fn,
     filter_data: *mut c_void,
 ) -> c_int {
-    let may_wait = cn_netlink::gfp_allows_blocking(gfp_mask);
-    // SAFETY: By the safety requirements; a mask that allows blocking is only passed where
-    // sleeping is allowed.
-    let sent = unsafe {
-        send_cn_msg(
-            "cn_netlink_send",
-            msg,
-            len,
-            portid,
-            group,
-            gfp_mask,
-            filter,
-            filter_data,
-            may_wait,
-        )
+    let send = || -> Result<u32> {
+        let connector = running()?;
+        if msg.is_null() {
+            pr_err!("cn_netlink_send: null message\n");
+            return Err(EINVAL);
+        }
+        // SAFETY: Non-null, hence valid for reads of the header and the `len` bytes after it by
+        // the safety requirements; the header is copied, so neither its alignment nor later
+        // writes to it matter.
+        let (header, bytes) = unsafe {
+            (
+                msg.read_unaligned(),
+                core::slice::from_raw_parts(
+                    msg.cast::<u8>(),
+                    size_of::<CnMsg>() + usize::from(len),
+                ),
+            )
+        };
+        let may_wait = cn_netlink::gfp_allows_blocking(gfp_mask);
+        // SAFETY: `filter` by the safety requirements; a mask that allows blocking is only
+        // passed where sleeping is allowed.
+        unsafe {
+            connector.send(
+                &header,
+                &[bytes],
+                portid,
+                group,
+                gfp_mask,
+                filter,
+                filter_data,
+                may_wait,
+            )
+        }
     };
-    from_result(|| Ok(sent? as c_int))
+    from_result(|| Ok(send()? as c_int))
 }
 
 /// `int cn_netlink_send(struct cn_msg *msg, u32 portid, u32 group, gfp_t gfp_mask)`: sends one
