@@ -11,8 +11,8 @@
 //! The files: this one is the core (the [`Connector`] and the module); `cn_queue.rs` (callbacks),
 //! `cn_rx.rs` (datagram checks), `cn_notify.rs` (notification requests) and `cn_sockstate.rs`
 //! (per-socket states) are its parts; `cn_abi.rs` is the C edge (the exported functions, exported
-//! by `cn_exports.c`) and `cn_netlink.rs` the kernel edge (netlink, skbs, procfs, over the C
-//! helpers of `cn_helpers.c`).
+//! by `cn_exports.c`) and `cn_netlink.rs` the kernel edge (netlink, skbs, procfs), with
+//! `cn_waitmap.rs` (lockdep) and the C helpers of `cn_helpers.c`.
 //!
 //! Beyond the C connector: unregistering waits for running invocations of the callback (and
 //! lockdep sees that wait); up to [`cn_rx::MAX_MSGS_PER_DATAGRAM`] messages of a datagram are
