@@ -4,21 +4,13 @@
 //! `drivers/connector/cn_proc.c` as a loadable module on top of our connector core.
 //!
 //! Registers `{CN_IDX_PROC, CN_VAL_PROC}` and speaks the protocol of `include/uapi/linux/cn_proc.h`
-//! byte for byte, so that existing process monitors work unchanged: a listener joins group
-//! [`CN_IDX_PROC`] and sends `PROC_CN_MCAST_LISTEN` (a bare operation, or a `struct proc_input`
-//! with an event mask); it is answered with a `PROC_EVENT_NONE` acknowledgement and from then on
-//! gets a `struct proc_event` for every fork, exec, exit and rename of a process (and every core
-//! dump, where the kernel has the tracepoint for it), filtered by its mask, until it sends
-//! `PROC_CN_MCAST_IGNORE`.
+//! byte for byte: a listener joins group [`CN_IDX_PROC`], sends `PROC_CN_MCAST_LISTEN` (with an
+//! event mask or without), and gets a `struct proc_event` for every fork, exec, exit, rename and
+//! core dump of a process that its mask asks for, until it sends `PROC_CN_MCAST_IGNORE`.
 //!
 //! The events come from kernel tracepoints, hooked with probes that never sleep
-//! ([`tracepoint_probe`]). The listener count, the per-socket filter state, the credential rules,
-//! the filter and the per-CPU sequence numbers follow the C code; `PROC_EVENTS.md` lists the events
-//! that a module cannot produce and the few differences.
-//!
-//! Apart from the tracepoints, everything that touches raw kernel structures (`task_struct`
-//! fields, namespaces) is in the [`raw`] module; the rest is safe Rust over the API of
-//! `connector.rs`.
+//! ([`tracepoint_probe`]). `PROC_EVENTS.md` lists the events that a module cannot produce and the
+//! few differences from the C code. Raw `task_struct` fields and namespaces are read in [`raw`].
 
 use core::mem::{align_of, offset_of, size_of};
 use kernel::{
@@ -67,27 +59,14 @@ const PROC_CN_MCAST_IGNORE: u32 = 2;
 const PROC_EVENT_NONE: u32 = 0x0000_0000;
 const PROC_EVENT_FORK: u32 = 0x0000_0001;
 const PROC_EVENT_EXEC: u32 = 0x0000_0002;
-/// Credential and session events: in masks only, never sent by this module.
-const PROC_EVENT_UID: u32 = 0x0000_0004;
-const PROC_EVENT_GID: u32 = 0x0000_0040;
-const PROC_EVENT_SID: u32 = 0x0000_0080;
-const PROC_EVENT_PTRACE: u32 = 0x0000_0100;
 const PROC_EVENT_COMM: u32 = 0x0000_0200;
 /// In a mask: also the exits with a non-zero exit code.
 const PROC_EVENT_NONZERO_EXIT: u32 = 0x2000_0000;
 const PROC_EVENT_COREDUMP: u32 = 0x4000_0000;
 const PROC_EVENT_EXIT: u32 = 0x8000_0000;
-/// Every event.
-const PROC_EVENT_ALL: u32 = PROC_EVENT_FORK
-    | PROC_EVENT_EXEC
-    | PROC_EVENT_UID
-    | PROC_EVENT_GID
-    | PROC_EVENT_SID
-    | PROC_EVENT_PTRACE
-    | PROC_EVENT_COMM
-    | PROC_EVENT_NONZERO_EXIT
-    | PROC_EVENT_COREDUMP
-    | PROC_EVENT_EXIT;
+/// Every event: the above and those this module never sends (uid 0x4, gid 0x40, sid 0x80, ptrace
+/// 0x100).
+const PROC_EVENT_ALL: u32 = 0xe000_03c7;
 
 /// The id of the process events connector.
 const CN_PROC_ID: CbId = CbId::new(CN_IDX_PROC, CN_VAL_PROC);
@@ -99,9 +78,13 @@ const COMM_LEN: usize = 16;
 const EVENT_DATA_LEN: usize = 24;
 
 /// Defines `#[repr(C)]` structures of the wire format that are plain bytes, `AsBytes` and
-/// `FromBytes`: checked at compile time to have fields that are both and no padding.
+/// `FromBytes`: checked at compile time to have fields that are both and no padding. `= WHAT`
+/// makes one a member of the union `event_data`, with that event type.
 macro_rules! wire_structs {
-    ($($(#[$meta:meta])* struct $name:ident { $($field:ident: $ty:ty,)* })*) => {$(
+    ($(
+        $(#[$meta:meta])*
+        struct $name:ident $(= $what:ident)? { $($field:ident: $ty:ty),* $(,)? }
+    )*) => {$(
         $(#[$meta])*
         #[repr(C)]
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,68 +102,35 @@ macro_rules! wire_structs {
         unsafe impl AsBytes for $name {}
         // SAFETY: As above, with fields that are `FromBytes`: every bit pattern is valid.
         unsafe impl FromBytes for $name {}
+
+        $(impl EventData for $name {
+            const WHAT: u32 = $what;
+        })?
     )*};
 }
 
 wire_structs! {
     /// `struct proc_input`: a listener's request.
-    struct ProcInput {
-        mcast_op: u32,
-        event_type: u32,
-    }
-
+    struct ProcInput { mcast_op: u32, event_type: u32 }
     /// The member `ack` of the union `event_data`: 0, or a positive errno.
-    struct AckEvent {
-        err: u32,
-    }
-
+    struct AckEvent = PROC_EVENT_NONE { err: u32 }
+    /// A task's pid and tgid, the fields `*_pid`, `*_tgid` of the event structures.
+    struct Ids { pid: Pid, tgid: Pid }
     /// `struct fork_proc_event`.
-    struct ForkEvent {
-        parent_pid: Pid,
-        parent_tgid: Pid,
-        child_pid: Pid,
-        child_tgid: Pid,
-    }
-
+    struct ForkEvent = PROC_EVENT_FORK { parent: Ids, child: Ids }
     /// `struct exec_proc_event`.
-    struct ExecEvent {
-        process_pid: Pid,
-        process_tgid: Pid,
-    }
-
+    struct ExecEvent = PROC_EVENT_EXEC { process: Ids }
     /// `struct comm_proc_event`.
-    struct CommEvent {
-        process_pid: Pid,
-        process_tgid: Pid,
-        comm: [u8; COMM_LEN],
-    }
-
+    struct CommEvent = PROC_EVENT_COMM { process: Ids, comm: [u8; COMM_LEN] }
     /// `struct coredump_proc_event`.
-    struct CoredumpEvent {
-        process_pid: Pid,
-        process_tgid: Pid,
-        parent_pid: Pid,
-        parent_tgid: Pid,
-    }
-
+    struct CoredumpEvent = PROC_EVENT_COREDUMP { process: Ids, parent: Ids }
     /// `struct exit_proc_event`.
-    struct ExitEvent {
-        process_pid: Pid,
-        process_tgid: Pid,
-        exit_code: u32,
-        exit_signal: u32,
-        parent_pid: Pid,
-        parent_tgid: Pid,
+    struct ExitEvent = PROC_EVENT_EXIT {
+        process: Ids, exit_code: u32, exit_signal: u32, parent: Ids,
     }
-
     /// `struct proc_event`: the union `event_data` holds the bytes of the member in use, the rest
     /// zero.
-    struct ProcEvent {
-        what: u32,
-        cpu: u32,
-        timestamp_ns: u64,
-        event_data: [u8; EVENT_DATA_LEN],
-    }
+    struct ProcEvent { what: u32, cpu: u32, timestamp_ns: u64, event_data: [u8; EVENT_DATA_LEN] }
 }
 
 // The layout of the uapi header (the offsets inside each structure follow from its fields, which
@@ -188,10 +138,11 @@ wire_structs! {
 const _: () = {
     assert!(size_of::<ProcInput>() == 8);
     assert!(size_of::<AckEvent>() == 4);
+    assert!(size_of::<Ids>() == 8 && offset_of!(Ids, tgid) == 4);
     assert!(size_of::<ForkEvent>() == 16 && size_of::<CoredumpEvent>() == 16);
     assert!(size_of::<ExecEvent>() == 8);
     assert!(size_of::<CommEvent>() == 24 && offset_of!(CommEvent, comm) == 8);
-    assert!(size_of::<ExitEvent>() == 24 && offset_of!(ExitEvent, parent_pid) == 16);
+    assert!(size_of::<ExitEvent>() == 24 && offset_of!(ExitEvent, parent) == 16);
     assert!(size_of::<ProcEvent>() == 40 && align_of::<ProcEvent>() == 8);
     assert!(offset_of!(ProcEvent, timestamp_ns) == 8 && offset_of!(ProcEvent, event_data) == 16);
 };
@@ -199,40 +150,10 @@ const _: () = {
 /// The size of `struct proc_event`: the data of every message this module sends.
 const PROC_EVENT_LEN: usize = size_of::<ProcEvent>();
 
-/// A member of the union `event_data`: the data of one type of event.
+/// A member of the union `event_data`: the data of one type of event (see [`wire_structs`]).
 trait EventData: AsBytes {
     /// `proc_event.what`.
     const WHAT: u32;
-
-    /// The exit code the filter sees (only exits have one).
-    fn exit_code(&self) -> u32 {
-        0
-    }
-}
-
-/// Implements [`EventData`] for the members of the union, with their `what`.
-macro_rules! event_data {
-    ($($name:ident: $what:ident,)*) => {$(
-        impl EventData for $name {
-            const WHAT: u32 = $what;
-        }
-    )*};
-}
-
-event_data! {
-    AckEvent: PROC_EVENT_NONE,
-    ForkEvent: PROC_EVENT_FORK,
-    ExecEvent: PROC_EVENT_EXEC,
-    CommEvent: PROC_EVENT_COMM,
-    CoredumpEvent: PROC_EVENT_COREDUMP,
-}
-
-impl EventData for ExitEvent {
-    const WHAT: u32 = PROC_EVENT_EXIT;
-
-    fn exit_code(&self) -> u32 {
-        self.exit_code
-    }
 }
 
 impl ProcEvent {
@@ -250,6 +171,15 @@ impl ProcEvent {
             event_data,
         }
     }
+
+    /// The exit code of an exit event, else 0: what the filter looks at besides `what` (the C
+    /// `filter_data`).
+    fn exit_code(&self) -> u32 {
+        match ExitEvent::from_bytes_copy(&self.event_data) {
+            Some(exit) if self.what == PROC_EVENT_EXIT => exit.exit_code,
+            _ => 0,
+        }
+    }
 }
 
 // Listeners.
@@ -258,10 +188,8 @@ impl ProcEvent {
 /// no event is built at all.
 ///
 /// Each socket contributes at most one, and only its own requests change its contribution, which
-/// goes when the socket closes (its [`Subscription`] is dropped). The C code counts requests
-/// instead (up on every `LISTEN` after anything but `LISTEN`, down on every `IGNORE` after
-/// anything but `IGNORE`, never down at close): there, any user can drive the count to zero and
-/// silence every listener, or keep it up forever.
+/// goes when the socket closes (its [`Subscription`] is dropped). The C code counts requests, so
+/// that any user can drive the count to zero and silence every listener, or keep it up forever.
 static LISTENERS: Atomic<i32> = Atomic::new(0);
 
 /// A listener's subscription and its share of the listener count, kept by the core for its
@@ -305,14 +233,15 @@ impl Subscription {
 
     /// Applies `request`; returns the errno of the acknowledgement.
     fn apply(&self, request: ProcInput) -> u32 {
-        self.event_type.store(request.event_type, ordering::Relaxed);
-        self.mcast_op.store(request.mcast_op, ordering::Relaxed);
         let (listens, err) = listens_after(request.mcast_op);
+        let event_type = match listens {
+            Some(false) => PROC_EVENT_NONE,
+            _ => request.event_type,
+        };
+        self.event_type.store(event_type, ordering::Relaxed);
+        self.mcast_op.store(request.mcast_op, ordering::Relaxed);
         if let Some(listens) = listens {
             self.set_counted(listens);
-        }
-        if request.mcast_op == PROC_CN_MCAST_IGNORE {
-            self.event_type.store(PROC_EVENT_NONE, ordering::Relaxed);
         }
         err
     }
@@ -330,20 +259,17 @@ impl ProcInput {
     /// `None` for another length (no answer then). The mask keeps only known events, and means
     /// every event if none is left.
     fn parse(data: &[u8]) -> Option<Self> {
-        let input = match Self::from_bytes_copy(data) {
-            Some(input) => input,
-            None => Self {
-                mcast_op: u32::from_bytes_copy(data)?,
-                event_type: PROC_EVENT_ALL,
-            },
+        let (mcast_op, events) = match Self::from_bytes_copy(data) {
+            Some(input) => (input.mcast_op, input.event_type & PROC_EVENT_ALL),
+            None => (u32::from_bytes_copy(data)?, PROC_EVENT_ALL),
         };
-        let event_type = match input.event_type & PROC_EVENT_ALL {
+        let event_type = match events {
             PROC_EVENT_NONE => PROC_EVENT_ALL,
             known => known,
         };
         Some(Self {
+            mcast_op,
             event_type,
-            ..input
         })
     }
 }
@@ -376,8 +302,9 @@ impl Callback for McastCtl {
             Err(e) => e.to_errno().unsigned_abs(),
         };
         // One acknowledgement per datagram, however many requests it packs: it is broadcast to
-        // every listener.
-        if let (true, Some(shared)) = (msg.is_last_of_datagram(), Shared::published()) {
+        // every listener. (The callback gets no context: the shared state is in `PUBLISHED`.)
+        let shared = msg.is_last_of_datagram().then(|| PUBLISHED.lock().clone());
+        if let Some(shared) = shared.flatten() {
             shared.send(msg.ack().wrapping_add(1), || Some(AckEvent { err }));
         }
     }
@@ -385,29 +312,14 @@ impl Callback for McastCtl {
 
 // Sending.
 
-/// What the filter decides on: the event's type and, for an exit, its exit code (the C
-/// `filter_data`).
-struct FilterData {
-    what: u32,
-    exit_code: u32,
-}
-
-/// Whether a socket subscribed with operation `op` and mask `events` gets an event: the rules of
-/// the C `cn_filter()`.
-fn delivers(op: u32, events: u32, event: &FilterData) -> bool {
-    if op == PROC_CN_MCAST_IGNORE {
-        return false;
-    }
-    if events == PROC_EVENT_ALL {
-        return true;
-    }
-    if events & PROC_EVENT_NONZERO_EXIT != 0
-        && event.what == PROC_EVENT_EXIT
-        && event.exit_code != 0
-    {
-        return true;
-    }
-    events & event.what != 0
+/// Whether a socket subscribed with operation `op` and mask `events` gets an event of type `what`
+/// with exit code `exit_code`: the rules of the C `cn_filter()`.
+fn delivers(op: u32, events: u32, what: u32, exit_code: u32) -> bool {
+    let nonzero_exit = what == PROC_EVENT_EXIT && exit_code != 0;
+    op != PROC_CN_MCAST_IGNORE
+        && (events == PROC_EVENT_ALL
+            || events & what != 0
+            || (nonzero_exit && events & PROC_EVENT_NONZERO_EXIT != 0))
 }
 
 /// The broadcast filter: each listener gets what its subscription asks for; sockets without one
@@ -415,15 +327,16 @@ fn delivers(op: u32, events: u32, event: &FilterData) -> bool {
 struct ProcFilter;
 
 impl Filter for ProcFilter {
-    type Data = FilterData;
+    type Data = ProcEvent;
     type State = Subscription;
 
-    fn delivers(subscription: Option<&Subscription>, data: &FilterData) -> bool {
+    fn delivers(subscription: Option<&Subscription>, event: &ProcEvent) -> bool {
         subscription.is_none_or(|s| {
             delivers(
                 s.mcast_op.load(ordering::Relaxed),
                 s.event_type.load(ordering::Relaxed),
-                data,
+                event.what,
+                event.exit_code(),
             )
         })
     }
@@ -438,7 +351,7 @@ struct Shared {
 }
 
 kernel::sync::global_lock! {
-    // SAFETY: Initialised in the module initialiser (`raw::init_published`), before first use.
+    // SAFETY: Initialised first thing in the module initialiser, before any use.
     unsafe(uninit) static PUBLISHED: SpinLock<Option<Arc<Shared>>> = None;
 }
 
@@ -455,11 +368,6 @@ impl Shared {
         Ok(Arc::new(Self { seq }, GFP_KERNEL)?)
     }
 
-    /// The shared state for the connector callback, which gets no context of its own.
-    fn published() -> Option<Arc<Self>> {
-        PUBLISHED.lock().clone()
-    }
-
     /// Sends the event that `build` makes (if any) to the listeners, as the C `send_msg()`: with
     /// this CPU's next sequence number and the CPU in the event, through the filter, never
     /// sleeping. While nobody listens, nothing is built. Failures (nobody in the group, no
@@ -472,10 +380,6 @@ impl Shared {
             return;
         };
         let timestamp_ns = u64::try_from(Monotonic::ktime_get()).unwrap_or(0);
-        let filter_data = FilterData {
-            what: D::WHAT,
-            exit_code: data.exit_code(),
-        };
         loop {
             let cpu = CpuId::current();
             let Some(slot) = self.seq.get(cpu.as_u32() as usize) else {
@@ -493,7 +397,7 @@ impl Shared {
             let msg = InlineMessage::<PROC_EVENT_LEN>::new(CN_PROC_ID, *seq, ack, 0, wire);
             *seq = seq.wrapping_add(1);
             // Nobody to deliver to (`ESRCH`) or no memory: the event is lost, as in C.
-            let _ = msg.broadcast_filtered::<ProcFilter>(CN_IDX_PROC, &filter_data, Sleep::NoWait);
+            let _ = msg.broadcast_filtered::<ProcFilter>(CN_IDX_PROC, &event, Sleep::NoWait);
             return;
         }
     }
@@ -504,9 +408,9 @@ impl Shared {
 /// The parent pids of an exiting task as the C code reports them: it sends the exit event after
 /// `exit_notify()`, which releases an untraced non-leader thread (`exit_signal` -1) at once, and
 /// the released task's parent then reads as 0.
-fn exit_parent(exit_signal: i32, ptraced: bool, parent: (Pid, Pid)) -> (Pid, Pid) {
+fn exit_parent(exit_signal: i32, ptraced: bool, parent: Ids) -> Ids {
     if exit_signal < 0 && !ptraced {
-        (0, 0)
+        Ids { pid: 0, tgid: 0 }
     } else {
         parent
     }
@@ -521,31 +425,25 @@ fn task_comm(name: &[u8]) -> [u8; COMM_LEN] {
     comm
 }
 
-/// `sched_process_fork`: `child` was just created (not yet running).
-fn fork_event(child: &Task) -> ForkEvent {
-    // The parent of the child, not the forking task: they differ for threads and CLONE_PARENT.
-    let (parent_pid, parent_tgid) = raw::real_parent(child);
-    ForkEvent {
-        parent_pid,
-        parent_tgid,
-        child_pid: child.pid(),
-        child_tgid: child.tgid(),
+impl Ids {
+    /// Those of `task`.
+    fn of(task: &Task) -> Self {
+        Self {
+            pid: task.pid(),
+            tgid: task.tgid(),
+        }
     }
 }
 
 /// `sched_process_exit`: `task` (current) exits; its exit code is set.
 fn exit_event(task: &Task) -> ExitEvent {
-    let status = raw::exit_status(task);
-    let (parent_pid, parent_tgid) =
-        exit_parent(status.exit_signal, status.ptraced, raw::real_parent(task));
+    let (exit_code, exit_signal, ptraced) = raw::exit_status(task);
     ExitEvent {
-        process_pid: task.pid(),
-        process_tgid: task.tgid(),
+        process: Ids::of(task),
         // The C structure has unsigned fields: -1 goes out as 0xffffffff.
-        exit_code: status.exit_code as u32,
-        exit_signal: status.exit_signal as u32,
-        parent_pid,
-        parent_tgid,
+        exit_code: exit_code as u32,
+        exit_signal: exit_signal as u32,
+        parent: exit_parent(exit_signal, ptraced, raw::real_parent(task)),
     }
 }
 
@@ -558,22 +456,9 @@ fn comm_event(task: &Task, name: &CStr) -> Option<CommEvent> {
         return None;
     }
     Some(CommEvent {
-        process_pid: task.pid(),
-        process_tgid: task.tgid(),
+        process: Ids::of(task),
         comm: task_comm(name.to_bytes()),
     })
-}
-
-/// `coredump`: the current task starts dumping core.
-fn coredump_event() -> CoredumpEvent {
-    let task: &Task = kernel::current!();
-    let (parent_pid, parent_tgid) = raw::real_parent(task);
-    CoredumpEvent {
-        process_pid: task.pid(),
-        process_tgid: task.tgid(),
-        parent_pid,
-        parent_tgid,
-    }
 }
 
 /// A probe of the tracepoint `$name` that sends the event its arguments make, if any.
@@ -591,15 +476,20 @@ fn probes() -> [Probe<Shared>; 5] {
     // current or one of its threads. Nothing they call sleeps (`Shared::send` does not).
     unsafe {
         [
+            // The parent of the child, not the forking task: they differ for threads and
+            // CLONE_PARENT.
             event_probe!(c"sched_process_fork", |_parent: &Task, child: &Task| {
-                Some(fork_event(child))
+                let parent = raw::real_parent(child);
+                Some(ForkEvent {
+                    parent,
+                    child: Ids::of(child),
+                })
             }),
             event_probe!(
                 c"sched_process_exec",
                 |p: &Task, _old_pid: bindings::pid_t, _bprm: *mut bindings::linux_binprm| {
                     Some(ExecEvent {
-                        process_pid: p.pid(),
-                        process_tgid: p.tgid(),
+                        process: Ids::of(p),
                     })
                 }
             ),
@@ -612,30 +502,25 @@ fn probes() -> [Probe<Shared>; 5] {
                 let name = (!comm.is_null()).then(|| unsafe { CStr::from_char_ptr(comm) });
                 name.and_then(|name| comm_event(task, name))
             }),
-            event_probe!(c"coredump", |_sig: c_int| Some(coredump_event())),
+            event_probe!(c"coredump", |_sig: c_int| {
+                let task = kernel::current!();
+                let parent = raw::real_parent(task);
+                Some(CoredumpEvent {
+                    process: Ids::of(task),
+                    parent,
+                })
+            }),
         ]
     }
 }
 
 /// The raw edge: `task_struct` fields and namespaces.
 mod raw {
-    use super::PUBLISHED;
-    use kernel::{
-        bindings,
-        sync::rcu,
-        task::{Pid, Task},
-    };
+    use super::Ids;
+    use kernel::{bindings, sync::rcu, task::Task};
 
-    /// Makes the shared state's global lock usable. Called once, first thing of the module's
-    /// initialisation.
-    pub(super) fn init_published() {
-        // SAFETY: Called once per load of the module, before any other use of `PUBLISHED`: the
-        // module's initialiser calls it first, and nothing that could use it is registered yet.
-        unsafe { PUBLISHED.init() };
-    }
-
-    /// The pid and tgid of `task`'s real parent.
-    pub(super) fn real_parent(task: &Task) -> (Pid, Pid) {
+    /// The ids of `task`'s real parent.
+    pub(super) fn real_parent(task: &Task) -> Ids {
         let _rcu = rcu::read_lock();
         // SAFETY: `task` is valid; `real_parent` always points to a task (init's is the idle
         // task), which is freed only after an RCU grace period, so not before `_rcu` is dropped.
@@ -644,28 +529,19 @@ mod raw {
         let parent = unsafe {
             &*core::ptr::read_volatile(&raw const (*task.as_ptr()).real_parent).cast::<Task>()
         };
-        (parent.pid(), parent.tgid())
+        Ids::of(parent)
     }
 
-    /// What an exiting task's exit event reports of it.
-    pub(super) struct ExitStatus {
-        pub(super) exit_code: i32,
-        pub(super) exit_signal: i32,
-        pub(super) ptraced: bool,
-    }
-
-    /// The exit status of `task`, the current task in `do_exit()`.
-    pub(super) fn exit_status(task: &Task) -> ExitStatus {
+    /// The exit code and exit signal of `task`, the current task in `do_exit()`, and whether it
+    /// is traced.
+    pub(super) fn exit_status(task: &Task) -> (i32, i32, bool) {
         let task = task.as_ptr();
         // SAFETY: `task` is valid. Its exit code and exit signal were set by itself before the
         // tracepoint; `ptrace` may change under a detaching tracer, so it is read once, a
         // snapshot as in the C code.
         unsafe {
-            ExitStatus {
-                exit_code: (*task).exit_code,
-                exit_signal: (*task).exit_signal,
-                ptraced: core::ptr::read_volatile(&raw const (*task).ptrace) != 0,
-            }
+            let ptraced = core::ptr::read_volatile(&raw const (*task).ptrace) != 0;
+            ((*task).exit_code, (*task).exit_signal, ptraced)
         }
     }
 
@@ -704,7 +580,9 @@ struct CnProcExample {
 
 impl kernel::Module for CnProcExample {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        raw::init_published();
+        // SAFETY: Once per load of the module, before any other use of `PUBLISHED`: nothing that
+        // could use it is registered yet.
+        unsafe { PUBLISHED.init() };
         let shared = Shared::new()?;
         let registration =
             Registration::new::<McastCtl>(CN_PROC_ID, c"cn_proc").inspect_err(|e| {
@@ -719,21 +597,21 @@ impl kernel::Module for CnProcExample {
         let mut probes = Probes::new(shared.clone(), all.len())?;
         for probe in all {
             let name = probe.name();
-            let required = name != c"coredump" || module_parameters::require_coredump.value();
-            match probes.attach(probe) {
-                Ok(()) => {}
-                Err(e) if e == ENOENT && !required => {
-                    pr_info!("no tracepoint {}: its events are not sent\n", name);
-                }
-                Err(e) if e == ENOENT => {
-                    pr_err!("tracepoint {} not found\n", name);
-                    return Err(e);
-                }
-                Err(e) => {
-                    pr_err!("cannot attach to tracepoint {}: {:?}\n", name, e);
-                    return Err(e);
-                }
+            let optional = name == c"coredump" && !module_parameters::require_coredump.value();
+            let Err(e) = probes.attach(probe) else {
+                continue;
+            };
+            if e == ENOENT && optional {
+                pr_info!("no tracepoint {}: its events are not sent\n", name);
+                continue;
             }
+            let how = if e == ENOENT {
+                "not found"
+            } else {
+                "not attached"
+            };
+            pr_err!("tracepoint {} {}: {:?}\n", name, how, e);
+            return Err(e);
         }
         *PUBLISHED.lock() = Some(shared);
         pr_info!("process events connector ready\n");
@@ -767,6 +645,10 @@ mod tests {
         assert_eq!(usize::from(msg.header().len), 40);
     }
 
+    fn ids(pid: Pid, tgid: Pid) -> Ids {
+        Ids { pid, tgid }
+    }
+
     /// The 32-bit words of the event `data` as it goes on the wire.
     fn words<D: EventData>(data: &D, timestamp_ns: u64) -> [u32; PROC_EVENT_LEN / 4] {
         let event = ProcEvent::new(data, 1, timestamp_ns);
@@ -777,12 +659,10 @@ mod tests {
     #[test]
     fn events_encode_every_field_in_place() {
         let exit = ExitEvent {
-            process_pid: 101,
-            process_tgid: 100,
+            process: ids(101, 100),
             exit_code: 3 << 8,
             exit_signal: u32::MAX,
-            parent_pid: 7,
-            parent_tgid: 6,
+            parent: ids(7, 6),
         };
         // The timestamp in native (little-endian) order.
         let (l, h) = (0x5566_7788, 0x1122_3344);
@@ -791,10 +671,8 @@ mod tests {
 
         // Unused bytes of the union are zero.
         let fork = ForkEvent {
-            parent_pid: 1,
-            parent_tgid: 2,
-            child_pid: 3,
-            child_tgid: 4,
+            parent: ids(1, 2),
+            child: ids(3, 4),
         };
         assert_eq!(
             words(&fork, 0),
@@ -804,8 +682,7 @@ mod tests {
         assert_eq!(words(&AckEvent { err: 22 }, 0), expected);
 
         let comm = CommEvent {
-            process_pid: 5,
-            process_tgid: 5,
+            process: ids(5, 5),
             comm: task_comm(b"renamed"),
         };
         let event = ProcEvent::new(&comm, 0, 0);
@@ -817,15 +694,11 @@ mod tests {
 
     #[test]
     fn filter_decisions() {
-        const L: u32 = PROC_CN_MCAST_LISTEN;
-        const I: u32 = PROC_CN_MCAST_IGNORE;
-        const ALL: u32 = PROC_EVENT_ALL;
-        const NZ: u32 = PROC_EVENT_NONZERO_EXIT;
-        const FORK: u32 = PROC_EVENT_FORK;
-        const EXEC: u32 = PROC_EVENT_EXEC;
-        const EXIT: u32 = PROC_EVENT_EXIT;
-        const COMM: u32 = PROC_EVENT_COMM;
-        const NONE: u32 = PROC_EVENT_NONE;
+        use super::{
+            PROC_CN_MCAST_IGNORE as I, PROC_CN_MCAST_LISTEN as L, PROC_EVENT_ALL as ALL,
+            PROC_EVENT_COMM as COMM, PROC_EVENT_EXEC as EXEC, PROC_EVENT_EXIT as EXIT,
+            PROC_EVENT_FORK as FORK, PROC_EVENT_NONE as NONE, PROC_EVENT_NONZERO_EXIT as NZ,
+        };
         // (operation, mask, event, exit code, delivered)
         let table: [(u32, u32, u32, u32, bool); 22] = [
             (L, ALL, FORK, 0, true),
@@ -853,44 +726,31 @@ mod tests {
             (3, FORK, EXEC, 0, false),
         ];
         for (op, mask, what, exit_code, delivered) in table {
-            assert_eq!(
-                delivers(op, mask, &FilterData { what, exit_code }),
-                delivered
-            );
+            assert_eq!(delivers(op, mask, what, exit_code), delivered);
         }
     }
 
     #[test]
     fn requests_and_listener_counting() {
-        let input = |op: u32, events: u32| {
-            let mut b = [0u8; 8];
-            b[..4].copy_from_slice(&op.to_ne_bytes());
-            b[4..].copy_from_slice(&events.to_ne_bytes());
-            b
-        };
         let listen = |event_type| ProcInput {
             mcast_op: PROC_CN_MCAST_LISTEN,
             event_type,
         };
-        assert_eq!(ProcInput::parse(&input(1, 0x3)), Some(listen(0x3)));
+        let parse = |event_type| ProcInput::parse(listen(event_type).as_bytes());
+        assert_eq!(parse(0x3), Some(listen(0x3)));
         // Unknown bits are dropped; nothing left means everything.
-        assert_eq!(
-            ProcInput::parse(&input(1, 0x400)),
-            Some(listen(PROC_EVENT_ALL))
-        );
-        assert_eq!(ProcInput::parse(&input(1, 0x401)), Some(listen(1)));
-        assert_eq!(ProcInput::parse(&input(1, 0)), Some(listen(PROC_EVENT_ALL)));
+        assert_eq!(parse(0x400), Some(listen(PROC_EVENT_ALL)));
+        assert_eq!(parse(0x401), Some(listen(1)));
+        assert_eq!(parse(0), Some(listen(PROC_EVENT_ALL)));
         // Legacy: the bare operation.
+        let ignore = ProcInput::parse(&2u32.to_ne_bytes());
         assert_eq!(
-            ProcInput::parse(&2u32.to_ne_bytes()),
-            Some(ProcInput {
-                mcast_op: PROC_CN_MCAST_IGNORE,
-                event_type: PROC_EVENT_ALL
-            })
+            ignore.map(|i| (i.mcast_op, i.event_type)),
+            Some((2, PROC_EVENT_ALL))
         );
         // At any alignment.
         let mut unaligned = [0u8; 9];
-        unaligned[1..].copy_from_slice(&input(1, 0x3));
+        unaligned[1..].copy_from_slice(listen(0x3).as_bytes());
         assert_eq!(ProcInput::parse(&unaligned[1..]), Some(listen(0x3)));
         for len in [0, 3, 5, 7, 9, 12] {
             assert_eq!(ProcInput::parse(&[1u8; 12][..len]), None);
@@ -936,10 +796,11 @@ mod tests {
     fn exit_parent_and_comm_rules() {
         // A leader, a traced thread: the parent; an untraced thread: released before the C
         // code reads it.
-        assert_eq!(exit_parent(17, false, (5, 5)), (5, 5));
-        assert_eq!(exit_parent(0, false, (5, 5)), (5, 5));
-        assert_eq!(exit_parent(-1, true, (5, 5)), (5, 5));
-        assert_eq!(exit_parent(-1, false, (5, 5)), (0, 0));
+        let parent = ids(5, 5);
+        assert_eq!(exit_parent(17, false, parent), parent);
+        assert_eq!(exit_parent(0, false, parent), parent);
+        assert_eq!(exit_parent(-1, true, parent), parent);
+        assert_eq!(exit_parent(-1, false, parent), ids(0, 0));
 
         assert_eq!(&task_comm(b""), &[0u8; 16]);
         assert_eq!(&task_comm(b"sh"), b"sh\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
