@@ -133,8 +133,7 @@ wire_structs! {
     struct ProcEvent { what: u32, cpu: u32, timestamp_ns: u64, event_data: [u8; EVENT_DATA_LEN] }
 }
 
-// The layout of the uapi header (the offsets inside each structure follow from its fields, which
-// have no padding between them).
+// The layout of the uapi header (other offsets follow from the fields, without padding).
 const _: () = {
     assert!(size_of::<ProcInput>() == 8);
     assert!(size_of::<AckEvent>() == 4);
@@ -584,15 +583,8 @@ impl kernel::Module for CnProcExample {
         // could use it is registered yet.
         unsafe { PUBLISHED.init() };
         let shared = Shared::new()?;
-        let registration =
-            Registration::new::<McastCtl>(CN_PROC_ID, c"cn_proc").inspect_err(|e| {
-                pr_err!(
-                    "cannot register {}:{} with the connector: {:?}\n",
-                    CN_PROC_ID.idx,
-                    CN_PROC_ID.val,
-                    e
-                )
-            })?;
+        let registration = Registration::new::<McastCtl>(CN_PROC_ID, c"cn_proc")
+            .inspect_err(|e| pr_err!("cannot register with the connector: {:?}\n", e))?;
         let all = probes();
         let mut probes = Probes::new(shared.clone(), all.len())?;
         for probe in all {
@@ -601,16 +593,14 @@ impl kernel::Module for CnProcExample {
             let Err(e) = probes.attach(probe) else {
                 continue;
             };
-            if e == ENOENT && optional {
+            if e != ENOENT {
+                pr_err!("cannot attach to tracepoint {}: {:?}\n", name, e);
+            } else if optional {
                 pr_info!("no tracepoint {}: its events are not sent\n", name);
                 continue;
-            }
-            let how = if e == ENOENT {
-                "not found"
             } else {
-                "not attached"
-            };
-            pr_err!("tracepoint {} {}: {:?}\n", name, how, e);
+                pr_err!("tracepoint {} not found\n", name);
+            }
             return Err(e);
         }
         *PUBLISHED.lock() = Some(shared);
