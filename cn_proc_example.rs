@@ -4,24 +4,17 @@
 //! `drivers/connector/cn_proc.c` as a loadable module on top of our connector core.
 //!
 //! Registers `{CN_IDX_PROC, CN_VAL_PROC}` and speaks the protocol of `include/uapi/linux/cn_proc.h`
-//! byte for byte, so that existing process monitors work unchanged: a listener joins group
-//! [`CN_IDX_PROC`] and sends `PROC_CN_MCAST_LISTEN` (a bare operation, or a `struct proc_input`
-//! with an event mask); it is answered with a `PROC_EVENT_NONE` acknowledgement and from then on
-//! gets a `struct proc_event` for every fork, exec, exit and rename of a process (and every core
-//! dump, where the kernel has the tracepoint for it), filtered by its mask, until it sends
-//! `PROC_CN_MCAST_IGNORE`.
+//! byte for byte: a listener joins group [`CN_IDX_PROC`], sends `PROC_CN_MCAST_LISTEN` (with an
+//! event mask or without), and gets a `struct proc_event` for every fork, exec, exit, rename and
+//! core dump of a process that its mask asks for, until it sends `PROC_CN_MCAST_IGNORE`.
 //!
-//! The events come from kernel tracepoints (`sched_process_fork`, `sched_process_exec`,
-//! `sched_process_exit`, `task_rename`, `coredump`), found at load time and hooked with probes that
-//! never sleep. The listener count, the per-socket filter state, the credential rules, the
-//! filter and the per-CPU sequence numbers follow the C code; `PROC_EVENTS.md` lists the events
-//! that a module cannot produce and the few differences.
-//!
-//! Everything that touches raw kernel structures (tracepoints, `task_struct` fields, namespaces)
-//! is in the [`raw`] module; the rest is safe Rust over the API of `connector_api.rs`.
+//! The events come from kernel tracepoints, hooked with probes that never sleep
+//! ([`tracepoint_probe`]). `PROC_EVENTS.md` lists the events that a module cannot produce and the
+//! few differences from the C code. Raw `task_struct` fields and namespaces are read in [`raw`].
 
-use core::mem::{offset_of, size_of};
+use core::mem::{align_of, offset_of, size_of};
 use kernel::{
+    bindings,
     cpu::CpuId,
     new_spinlock,
     prelude::*,
@@ -31,14 +24,17 @@ use kernel::{
     },
     task::{Pid, Task},
     time::{ClockSource, Monotonic},
+    transmute::{AsBytes, FromBytes},
 };
 
 pub mod connector_api;
+mod tracepoint_probe;
 
 use connector_api::{
     Callback, CbId, Filter, Message, Outgoing, Registration, Sender, Sleep, CN_IDX_PROC,
     CN_VAL_PROC,
 };
+use tracepoint_probe::{probe, Probe, Probes};
 
 module! {
     type: CnProcExample,
@@ -54,46 +50,23 @@ module! {
     },
 }
 
-// The protocol of `include/uapi/linux/cn_proc.h`.
+// The protocol of `include/uapi/linux/cn_proc.h`: operations of a request, then event types.
 
-/// `PROC_CN_MCAST_LISTEN`: start getting events.
 const PROC_CN_MCAST_LISTEN: u32 = 1;
-/// `PROC_CN_MCAST_IGNORE`: stop getting events.
 const PROC_CN_MCAST_IGNORE: u32 = 2;
 
-/// `PROC_EVENT_NONE`: the acknowledgement of a listener's request.
+/// The acknowledgement of a listener's request.
 const PROC_EVENT_NONE: u32 = 0x0000_0000;
-/// `PROC_EVENT_FORK`.
 const PROC_EVENT_FORK: u32 = 0x0000_0001;
-/// `PROC_EVENT_EXEC`.
 const PROC_EVENT_EXEC: u32 = 0x0000_0002;
-/// `PROC_EVENT_UID` (not sent by this module).
-const PROC_EVENT_UID: u32 = 0x0000_0004;
-/// `PROC_EVENT_GID` (not sent by this module).
-const PROC_EVENT_GID: u32 = 0x0000_0040;
-/// `PROC_EVENT_SID` (not sent by this module).
-const PROC_EVENT_SID: u32 = 0x0000_0080;
-/// `PROC_EVENT_PTRACE` (not sent by this module).
-const PROC_EVENT_PTRACE: u32 = 0x0000_0100;
-/// `PROC_EVENT_COMM`.
 const PROC_EVENT_COMM: u32 = 0x0000_0200;
-/// `PROC_EVENT_NONZERO_EXIT`: in a mask, also the exits with a non-zero exit code.
+/// In a mask: also the exits with a non-zero exit code.
 const PROC_EVENT_NONZERO_EXIT: u32 = 0x2000_0000;
-/// `PROC_EVENT_COREDUMP`.
 const PROC_EVENT_COREDUMP: u32 = 0x4000_0000;
-/// `PROC_EVENT_EXIT`.
 const PROC_EVENT_EXIT: u32 = 0x8000_0000;
-/// `PROC_EVENT_ALL`: every event.
-const PROC_EVENT_ALL: u32 = PROC_EVENT_FORK
-    | PROC_EVENT_EXEC
-    | PROC_EVENT_UID
-    | PROC_EVENT_GID
-    | PROC_EVENT_SID
-    | PROC_EVENT_PTRACE
-    | PROC_EVENT_COMM
-    | PROC_EVENT_NONZERO_EXIT
-    | PROC_EVENT_COREDUMP
-    | PROC_EVENT_EXIT;
+/// Every event: the above and those this module never sends (uid 0x4, gid 0x40, sid 0x80, ptrace
+/// 0x100).
+const PROC_EVENT_ALL: u32 = 0xe000_03c7;
 
 /// The id of the process events connector.
 const CN_PROC_ID: CbId = CbId::new(CN_IDX_PROC, CN_VAL_PROC);
@@ -101,202 +74,110 @@ const CN_PROC_ID: CbId = CbId::new(CN_IDX_PROC, CN_VAL_PROC);
 /// The size of a command name, `comm[16]` (`TASK_COMM_LEN`).
 const COMM_LEN: usize = 16;
 
-/// The acknowledgement's member of the union `event_data`: `ack`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct AckEvent {
-    /// 0, or a positive errno.
-    err: u32,
+/// The size of the union `event_data` of `struct proc_event`.
+const EVENT_DATA_LEN: usize = 24;
+
+/// Defines `#[repr(C)]` structures of the wire format that are plain bytes, `AsBytes` and
+/// `FromBytes`: checked at compile time to have fields that are both and no padding. `= WHAT`
+/// makes one a member of the union `event_data`, with that event type.
+macro_rules! wire_structs {
+    ($(
+        $(#[$meta:meta])*
+        struct $name:ident $(= $what:ident)? { $($field:ident: $ty:ty),* $(,)? }
+    )*) => {$(
+        $(#[$meta])*
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        struct $name { $($field: $ty,)* }
+
+        const _: () = {
+            const fn plain<T: AsBytes + FromBytes>() -> usize {
+                size_of::<T>()
+            }
+            assert!(size_of::<$name>() == 0 $(+ plain::<$ty>())*);
+        };
+
+        // SAFETY: A `#[repr(C)]` structure without padding whose fields are `AsBytes` (both
+        // asserted above): all its bytes are initialised; it has no interior mutability.
+        unsafe impl AsBytes for $name {}
+        // SAFETY: As above, with fields that are `FromBytes`: every bit pattern is valid.
+        unsafe impl FromBytes for $name {}
+
+        $(impl EventData for $name {
+            const WHAT: u32 = $what;
+        })?
+    )*};
 }
 
-/// `struct fork_proc_event`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct ForkEvent {
-    parent_pid: Pid,
-    parent_tgid: Pid,
-    child_pid: Pid,
-    child_tgid: Pid,
-}
-
-/// `struct exec_proc_event`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct ExecEvent {
-    process_pid: Pid,
-    process_tgid: Pid,
-}
-
-/// `struct comm_proc_event`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct CommEvent {
-    process_pid: Pid,
-    process_tgid: Pid,
-    comm: [u8; COMM_LEN],
-}
-
-/// `struct coredump_proc_event`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct CoredumpEvent {
-    process_pid: Pid,
-    process_tgid: Pid,
-    parent_pid: Pid,
-    parent_tgid: Pid,
-}
-
-/// `struct exit_proc_event`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct ExitEvent {
-    process_pid: Pid,
-    process_tgid: Pid,
-    exit_code: u32,
-    exit_signal: u32,
-    parent_pid: Pid,
-    parent_tgid: Pid,
-}
-
-/// The size of the union `event_data`: its largest members.
-const EVENT_DATA_LEN: usize = max(size_of::<ExitEvent>(), size_of::<CommEvent>());
-
-const fn max(a: usize, b: usize) -> usize {
-    if a > b {
-        a
-    } else {
-        b
+wire_structs! {
+    /// `struct proc_input`: a listener's request.
+    struct ProcInput { mcast_op: u32, event_type: u32 }
+    /// The member `ack` of the union `event_data`: 0, or a positive errno.
+    struct AckEvent = PROC_EVENT_NONE { err: u32 }
+    /// A task's pid and tgid, the fields `*_pid`, `*_tgid` of the event structures.
+    struct Ids { pid: Pid, tgid: Pid }
+    /// `struct fork_proc_event`.
+    struct ForkEvent = PROC_EVENT_FORK { parent: Ids, child: Ids }
+    /// `struct exec_proc_event`.
+    struct ExecEvent = PROC_EVENT_EXEC { process: Ids }
+    /// `struct comm_proc_event`.
+    struct CommEvent = PROC_EVENT_COMM { process: Ids, comm: [u8; COMM_LEN] }
+    /// `struct coredump_proc_event`.
+    struct CoredumpEvent = PROC_EVENT_COREDUMP { process: Ids, parent: Ids }
+    /// `struct exit_proc_event`.
+    struct ExitEvent = PROC_EVENT_EXIT {
+        process: Ids, exit_code: u32, exit_signal: u32, parent: Ids,
     }
+    /// `struct proc_event`: the union `event_data` holds the bytes of the member in use, the rest
+    /// zero.
+    struct ProcEvent { what: u32, cpu: u32, timestamp_ns: u64, event_data: [u8; EVENT_DATA_LEN] }
 }
 
-/// `struct proc_event`, with the union `event_data` as the bytes of the member in use.
-#[repr(C)]
-struct ProcEvent {
-    what: u32,
-    cpu: u32,
-    timestamp_ns: u64,
-    event_data: [u8; EVENT_DATA_LEN],
-}
+// The layout of the uapi header (other offsets follow from the fields, without padding).
+const _: () = {
+    assert!(size_of::<ProcInput>() == 8);
+    assert!(size_of::<AckEvent>() == 4);
+    assert!(size_of::<Ids>() == 8 && offset_of!(Ids, tgid) == 4);
+    assert!(size_of::<ForkEvent>() == 16 && size_of::<CoredumpEvent>() == 16);
+    assert!(size_of::<ExecEvent>() == 8);
+    assert!(size_of::<CommEvent>() == 24 && offset_of!(CommEvent, comm) == 8);
+    assert!(size_of::<ExitEvent>() == 24 && offset_of!(ExitEvent, parent) == 16);
+    assert!(size_of::<ProcEvent>() == 40 && align_of::<ProcEvent>() == 8);
+    assert!(offset_of!(ProcEvent, timestamp_ns) == 8 && offset_of!(ProcEvent, event_data) == 16);
+};
 
 /// The size of `struct proc_event`: the data of every message this module sends.
 const PROC_EVENT_LEN: usize = size_of::<ProcEvent>();
 
-/// Writes native-endian values at given offsets of a zeroed buffer.
-struct Writer<'a>(&'a mut [u8]);
-
-impl Writer<'_> {
-    fn bytes(&mut self, offset: usize, bytes: &[u8]) {
-        self.0[offset..offset + bytes.len()].copy_from_slice(bytes);
-    }
-
-    fn u32(&mut self, offset: usize, value: u32) {
-        self.bytes(offset, &value.to_ne_bytes());
-    }
-
-    fn pid(&mut self, offset: usize, value: Pid) {
-        self.bytes(offset, &value.to_ne_bytes());
-    }
+/// A member of the union `event_data`: the data of one type of event (see [`wire_structs`]).
+trait EventData: AsBytes {
+    /// `proc_event.what`.
+    const WHAT: u32;
 }
 
 impl ProcEvent {
-    /// The event's bytes as they go on the wire, every byte defined.
-    fn to_bytes(&self) -> [u8; PROC_EVENT_LEN] {
-        let mut out = [0u8; PROC_EVENT_LEN];
-        let mut w = Writer(&mut out);
-        w.u32(offset_of!(ProcEvent, what), self.what);
-        w.u32(offset_of!(ProcEvent, cpu), self.cpu);
-        w.bytes(
-            offset_of!(ProcEvent, timestamp_ns),
-            &self.timestamp_ns.to_ne_bytes(),
-        );
-        w.bytes(offset_of!(ProcEvent, event_data), &self.event_data);
-        out
-    }
-}
-
-/// One event: the member of the union `event_data` in use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Event {
-    Ack(AckEvent),
-    Fork(ForkEvent),
-    Exec(ExecEvent),
-    Comm(CommEvent),
-    Coredump(CoredumpEvent),
-    Exit(ExitEvent),
-}
-
-impl Event {
-    /// `proc_event.what`.
-    fn what(&self) -> u32 {
-        match self {
-            Event::Ack(_) => PROC_EVENT_NONE,
-            Event::Fork(_) => PROC_EVENT_FORK,
-            Event::Exec(_) => PROC_EVENT_EXEC,
-            Event::Comm(_) => PROC_EVENT_COMM,
-            Event::Coredump(_) => PROC_EVENT_COREDUMP,
-            Event::Exit(_) => PROC_EVENT_EXIT,
+    /// The event `data`, sent from `cpu` at `timestamp_ns`.
+    fn new<D: EventData>(data: &D, cpu: u32, timestamp_ns: u64) -> Self {
+        const { assert!(size_of::<D>() <= EVENT_DATA_LEN) };
+        let mut event_data = [0u8; EVENT_DATA_LEN];
+        for (to, from) in event_data.iter_mut().zip(data.as_bytes()) {
+            *to = *from;
         }
-    }
-
-    /// What the filter gets to see of the event: its type and, for an exit, the exit code.
-    fn filter_data(&self) -> FilterData {
-        FilterData {
-            what: self.what(),
-            exit_code: match self {
-                Event::Exit(e) => e.exit_code,
-                _ => 0,
-            },
-        }
-    }
-
-    /// The union `event_data`, the unused bytes zero.
-    fn data_bytes(&self) -> [u8; EVENT_DATA_LEN] {
-        let mut out = [0u8; EVENT_DATA_LEN];
-        let mut w = Writer(&mut out);
-        match self {
-            Event::Ack(e) => w.u32(offset_of!(AckEvent, err), e.err),
-            Event::Fork(e) => {
-                w.pid(offset_of!(ForkEvent, parent_pid), e.parent_pid);
-                w.pid(offset_of!(ForkEvent, parent_tgid), e.parent_tgid);
-                w.pid(offset_of!(ForkEvent, child_pid), e.child_pid);
-                w.pid(offset_of!(ForkEvent, child_tgid), e.child_tgid);
-            }
-            Event::Exec(e) => {
-                w.pid(offset_of!(ExecEvent, process_pid), e.process_pid);
-                w.pid(offset_of!(ExecEvent, process_tgid), e.process_tgid);
-            }
-            Event::Comm(e) => {
-                w.pid(offset_of!(CommEvent, process_pid), e.process_pid);
-                w.pid(offset_of!(CommEvent, process_tgid), e.process_tgid);
-                w.bytes(offset_of!(CommEvent, comm), &e.comm);
-            }
-            Event::Coredump(e) => {
-                w.pid(offset_of!(CoredumpEvent, process_pid), e.process_pid);
-                w.pid(offset_of!(CoredumpEvent, process_tgid), e.process_tgid);
-                w.pid(offset_of!(CoredumpEvent, parent_pid), e.parent_pid);
-                w.pid(offset_of!(CoredumpEvent, parent_tgid), e.parent_tgid);
-            }
-            Event::Exit(e) => {
-                w.pid(offset_of!(ExitEvent, process_pid), e.process_pid);
-                w.pid(offset_of!(ExitEvent, process_tgid), e.process_tgid);
-                w.u32(offset_of!(ExitEvent, exit_code), e.exit_code);
-                w.u32(offset_of!(ExitEvent, exit_signal), e.exit_signal);
-                w.pid(offset_of!(ExitEvent, parent_pid), e.parent_pid);
-                w.pid(offset_of!(ExitEvent, parent_tgid), e.parent_tgid);
-            }
-        }
-        out
-    }
-
-    /// The whole `struct proc_event`, sent from `cpu` at `timestamp_ns`.
-    fn encode(self, cpu: u32, timestamp_ns: u64) -> [u8; PROC_EVENT_LEN] {
-        ProcEvent {
-            what: self.what(),
+        Self {
+            what: D::WHAT,
             cpu,
             timestamp_ns,
-            event_data: self.data_bytes(),
+            event_data,
         }
-        .to_bytes()
+    }
+
+    /// The exit code of an exit event, else 0: what the filter looks at besides `what` (the C
+    /// `filter_data`).
+    fn exit_code(&self) -> u32 {
+        match ExitEvent::from_bytes_copy(&self.event_data) {
+            Some(exit) if self.what == PROC_EVENT_EXIT => exit.exit_code,
+            _ => 0,
+        }
     }
 }
 
@@ -306,20 +187,13 @@ impl Event {
 /// no event is built at all.
 ///
 /// Each socket contributes at most one, and only its own requests change its contribution, which
-/// goes when the socket closes (its [`ProcInput`] is dropped). The C code counts requests
-/// instead (up on every `LISTEN` after anything but `LISTEN`, down on every `IGNORE` after
-/// anything but `IGNORE`, never down at close): there, any user can drive the count to zero and
-/// silence every listener, or keep it up forever.
+/// goes when the socket closes (its [`Subscription`] is dropped). The C code counts requests, so
+/// that any user can drive the count to zero and silence every listener, or keep it up forever.
 static LISTENERS: Atomic<i32> = Atomic::new(0);
 
-/// Whether anybody listens.
-fn listening() -> bool {
-    LISTENERS.load(ordering::Relaxed) >= 1
-}
-
-/// A listener's subscription (`struct proc_input`) and its share of the listener count, kept by
-/// the core for its socket.
-struct ProcInput {
+/// A listener's subscription and its share of the listener count, kept by the core for its
+/// socket.
+struct Subscription {
     /// The last operation it sent.
     mcast_op: Atomic<u32>,
     /// The events it wants (`PROC_EVENT_NONE` once it ignores).
@@ -328,7 +202,7 @@ struct ProcInput {
     counted: Atomic<i32>,
 }
 
-impl Default for ProcInput {
+impl Default for Subscription {
     fn default() -> Self {
         Self {
             mcast_op: Atomic::new(0),
@@ -338,7 +212,7 @@ impl Default for ProcInput {
     }
 }
 
-impl ProcInput {
+impl Subscription {
     /// Makes the socket count as a listener, or not; the count changes only if this does.
     ///
     /// Two senders on one socket may race. The count goes up before the socket is marked
@@ -355,42 +229,47 @@ impl ProcInput {
             LISTENERS.fetch_sub(1, ordering::Full);
         }
     }
+
+    /// Applies `request`; returns the errno of the acknowledgement.
+    fn apply(&self, request: ProcInput) -> u32 {
+        let (listens, err) = listens_after(request.mcast_op);
+        let event_type = match listens {
+            Some(false) => PROC_EVENT_NONE,
+            _ => request.event_type,
+        };
+        self.event_type.store(event_type, ordering::Relaxed);
+        self.mcast_op.store(request.mcast_op, ordering::Relaxed);
+        if let Some(listens) = listens {
+            self.set_counted(listens);
+        }
+        err
+    }
 }
 
-impl Drop for ProcInput {
+impl Drop for Subscription {
     /// The socket closed (or the module goes): it no longer listens.
     fn drop(&mut self) {
         self.set_counted(false);
     }
 }
 
-/// A listener's request: `struct proc_input`, or a bare `enum proc_cn_mcast_op` (legacy, for every
-/// event).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Request {
-    op: u32,
-    events: u32,
-}
-
-impl Request {
-    /// Parses the data of a request; `None` for a length that is neither form (no answer then).
-    ///
-    /// The mask keeps only known events, and means every event if none is left.
+impl ProcInput {
+    /// Parses a request: a `struct proc_input`, or a bare operation (legacy, for every event);
+    /// `None` for another length (no answer then). The mask keeps only known events, and means
+    /// every event if none is left.
     fn parse(data: &[u8]) -> Option<Self> {
-        let word = |i: usize| {
-            let bytes = data.get(4 * i..4 * i + 4)?;
-            Some(u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+        let (mcast_op, events) = match Self::from_bytes_copy(data) {
+            Some(input) => (input.mcast_op, input.event_type & PROC_EVENT_ALL),
+            None => (u32::from_bytes_copy(data)?, PROC_EVENT_ALL),
         };
-        let (op, events) = match data.len() {
-            8 => (word(0)?, word(1)?),
-            4 => (word(0)?, PROC_EVENT_ALL),
-            _ => return None,
-        };
-        let events = match events & PROC_EVENT_ALL {
+        let event_type = match events {
             PROC_EVENT_NONE => PROC_EVENT_ALL,
             known => known,
         };
-        Some(Self { op, events })
+        Some(Self {
+            mcast_op,
+            event_type,
+        })
     }
 }
 
@@ -404,24 +283,6 @@ fn listens_after(op: u32) -> (Option<bool>, u32) {
     }
 }
 
-/// Applies a request sent from `sender`'s socket; returns the errno of the acknowledgement.
-fn control(request: Request, sender: &Sender<'_>) -> u32 {
-    let state = match sender.attach_socket_state::<ProcInput>(Sleep::MayBlock) {
-        Ok((state, _)) => state,
-        Err(e) => return e.to_errno().unsigned_abs(),
-    };
-    state.event_type.store(request.events, ordering::Relaxed);
-    state.mcast_op.store(request.op, ordering::Relaxed);
-    let (listens, err) = listens_after(request.op);
-    if let Some(listens) = listens {
-        state.set_counted(listens);
-    }
-    if request.op == PROC_CN_MCAST_IGNORE {
-        state.event_type.store(PROC_EVENT_NONE, ordering::Relaxed);
-    }
-    err
-}
-
 /// The callback of `{CN_IDX_PROC, CN_VAL_PROC}`: listeners' requests.
 struct McastCtl;
 
@@ -432,48 +293,32 @@ impl Callback for McastCtl {
         if !raw::current_in_init_namespaces() {
             return;
         }
-        let Some(request) = Request::parse(msg.data()) else {
+        let Some(request) = ProcInput::parse(msg.data()) else {
             return;
         };
-        let err = control(request, sender);
+        let err = match sender.attach_socket_state::<Subscription>(Sleep::MayBlock) {
+            Ok((subscription, _)) => subscription.apply(request),
+            Err(e) => e.to_errno().unsigned_abs(),
+        };
         // One acknowledgement per datagram, however many requests it packs: it is broadcast to
-        // every listener.
-        if !msg.is_last_of_datagram() {
-            return;
-        }
-        if let Some(shared) = Shared::published() {
-            if listening() {
-                shared.send(&Event::Ack(AckEvent { err }), msg.ack().wrapping_add(1));
-            }
+        // every listener. (The callback gets no context: the shared state is in `PUBLISHED`.)
+        let shared = msg.is_last_of_datagram().then(|| PUBLISHED.lock().clone());
+        if let Some(shared) = shared.flatten() {
+            shared.send(msg.ack().wrapping_add(1), || Some(AckEvent { err }));
         }
     }
 }
 
 // Sending.
 
-/// What the filter decides on: the event's type and, for an exit, its exit code (the C
-/// `filter_data`).
-struct FilterData {
-    what: u32,
-    exit_code: u32,
-}
-
-/// Whether a socket subscribed with operation `op` and mask `events` gets an event: the rules of
-/// the C `cn_filter()`.
-fn delivers(op: u32, events: u32, event: &FilterData) -> bool {
-    if op == PROC_CN_MCAST_IGNORE {
-        return false;
-    }
-    if events == PROC_EVENT_ALL {
-        return true;
-    }
-    if events & PROC_EVENT_NONZERO_EXIT != 0
-        && event.what == PROC_EVENT_EXIT
-        && event.exit_code != 0
-    {
-        return true;
-    }
-    events & event.what != 0
+/// Whether a socket subscribed with operation `op` and mask `events` gets an event of type `what`
+/// with exit code `exit_code`: the rules of the C `cn_filter()`.
+fn delivers(op: u32, events: u32, what: u32, exit_code: u32) -> bool {
+    let nonzero_exit = what == PROC_EVENT_EXIT && exit_code != 0;
+    op != PROC_CN_MCAST_IGNORE
+        && (events == PROC_EVENT_ALL
+            || events & what != 0
+            || (nonzero_exit && events & PROC_EVENT_NONZERO_EXIT != 0))
 }
 
 /// The broadcast filter: each listener gets what its subscription asks for; sockets without one
@@ -481,15 +326,16 @@ fn delivers(op: u32, events: u32, event: &FilterData) -> bool {
 struct ProcFilter;
 
 impl Filter for ProcFilter {
-    type Data = FilterData;
-    type State = ProcInput;
+    type Data = ProcEvent;
+    type State = Subscription;
 
-    fn delivers(input: Option<&ProcInput>, data: &FilterData) -> bool {
-        input.is_none_or(|input| {
+    fn delivers(subscription: Option<&Subscription>, event: &ProcEvent) -> bool {
+        subscription.is_none_or(|s| {
             delivers(
-                input.mcast_op.load(ordering::Relaxed),
-                input.event_type.load(ordering::Relaxed),
-                data,
+                s.mcast_op.load(ordering::Relaxed),
+                s.event_type.load(ordering::Relaxed),
+                event.what,
+                event.exit_code(),
             )
         })
     }
@@ -504,7 +350,7 @@ struct Shared {
 }
 
 kernel::sync::global_lock! {
-    // SAFETY: Initialised in the module initialiser (`raw::init_published`), before first use.
+    // SAFETY: Initialised first thing in the module initialiser, before any use.
     unsafe(uninit) static PUBLISHED: SpinLock<Option<Arc<Shared>>> = None;
 }
 
@@ -521,17 +367,18 @@ impl Shared {
         Ok(Arc::new(Self { seq }, GFP_KERNEL)?)
     }
 
-    /// The shared state for the connector callback, which gets no context of its own.
-    fn published() -> Option<Arc<Self>> {
-        PUBLISHED.lock().clone()
-    }
-
-    /// Sends `event` to the listeners, as the C `send_msg()`: with this CPU's next sequence number
-    /// and the CPU in the event, through the filter, never sleeping. Failures (nobody in the
-    /// group, no memory) lose the event, as in C.
-    fn send(&self, event: &Event, ack: u32) {
+    /// Sends the event that `build` makes (if any) to the listeners, as the C `send_msg()`: with
+    /// this CPU's next sequence number and the CPU in the event, through the filter, never
+    /// sleeping. While nobody listens, nothing is built. Failures (nobody in the group, no
+    /// memory) lose the event, as in C.
+    fn send<D: EventData>(&self, ack: u32, build: impl FnOnce() -> Option<D>) {
+        if LISTENERS.load(ordering::Relaxed) < 1 {
+            return;
+        }
+        let Some(data) = build() else {
+            return;
+        };
         let timestamp_ns = u64::try_from(Monotonic::ktime_get()).unwrap_or(0);
-        let filter_data = event.filter_data();
         loop {
             let cpu = CpuId::current();
             let Some(slot) = self.seq.get(cpu.as_u32() as usize) else {
@@ -542,17 +389,17 @@ impl Shared {
             if CpuId::current() != cpu {
                 continue;
             }
-            let data = event.encode(cpu.as_u32(), timestamp_ns);
+            let event = ProcEvent::new(&data, cpu.as_u32(), timestamp_ns);
             let msg = Outgoing {
                 id: CN_PROC_ID,
                 seq: *seq,
                 ack,
                 flags: 0,
-                data: &data,
+                data: event.as_bytes(),
             };
             *seq = seq.wrapping_add(1);
             // Nobody to deliver to (`ESRCH`) or no memory: the event is lost, as in C.
-            let _ = msg.broadcast_filtered::<ProcFilter>(CN_IDX_PROC, &filter_data, Sleep::NoWait);
+            let _ = msg.broadcast_filtered::<ProcFilter>(CN_IDX_PROC, &event, Sleep::NoWait);
             return;
         }
     }
@@ -563,9 +410,9 @@ impl Shared {
 /// The parent pids of an exiting task as the C code reports them: it sends the exit event after
 /// `exit_notify()`, which releases an untraced non-leader thread (`exit_signal` -1) at once, and
 /// the released task's parent then reads as 0.
-fn exit_parent(exit_signal: i32, ptraced: bool, parent: (Pid, Pid)) -> (Pid, Pid) {
+fn exit_parent(exit_signal: i32, ptraced: bool, parent: Ids) -> Ids {
     if exit_signal < 0 && !ptraced {
-        (0, 0)
+        Ids { pid: 0, tgid: 0 }
     } else {
         parent
     }
@@ -574,157 +421,129 @@ fn exit_parent(exit_signal: i32, ptraced: bool, parent: (Pid, Pid)) -> (Pid, Pid
 /// A command name as the task has it after a rename to `name`: at most 15 bytes, NUL-padded.
 fn task_comm(name: &[u8]) -> [u8; COMM_LEN] {
     let mut comm = [0u8; COMM_LEN];
-    let len = name.len().min(COMM_LEN - 1);
-    comm[..len].copy_from_slice(&name[..len]);
+    for (to, from) in comm.iter_mut().zip(name.iter().take(COMM_LEN - 1)) {
+        *to = *from;
+    }
     comm
 }
 
-/// `sched_process_fork`: `child` was just created (not yet running).
-fn on_fork(shared: &Shared, child: &Task) {
-    if !listening() {
-        return;
+impl Ids {
+    /// Those of `task`.
+    fn of(task: &Task) -> Self {
+        Self {
+            pid: task.pid(),
+            tgid: task.tgid(),
+        }
     }
-    // The parent of the child, not the forking task: they differ for threads and CLONE_PARENT.
-    let (parent_pid, parent_tgid) = raw::real_parent(child);
-    let event = ForkEvent {
-        parent_pid,
-        parent_tgid,
-        child_pid: child.pid(),
-        child_tgid: child.tgid(),
-    };
-    shared.send(&Event::Fork(event), 0);
-}
-
-/// `sched_process_exec`: `task` (current) runs a new program.
-fn on_exec(shared: &Shared, task: &Task) {
-    if !listening() {
-        return;
-    }
-    let event = ExecEvent {
-        process_pid: task.pid(),
-        process_tgid: task.tgid(),
-    };
-    shared.send(&Event::Exec(event), 0);
 }
 
 /// `sched_process_exit`: `task` (current) exits; its exit code is set.
-fn on_exit(shared: &Shared, task: &Task) {
-    if !listening() {
-        return;
-    }
-    let status = raw::exit_status(task);
-    let (parent_pid, parent_tgid) =
-        exit_parent(status.exit_signal, status.ptraced, raw::real_parent(task));
-    let event = ExitEvent {
-        process_pid: task.pid(),
-        process_tgid: task.tgid(),
+fn exit_event(task: &Task) -> ExitEvent {
+    let (exit_code, exit_signal, ptraced) = raw::exit_status(task);
+    ExitEvent {
+        process: Ids::of(task),
         // The C structure has unsigned fields: -1 goes out as 0xffffffff.
-        exit_code: status.exit_code as u32,
-        exit_signal: status.exit_signal as u32,
-        parent_pid,
-        parent_tgid,
-    };
-    shared.send(&Event::Exit(event), 0);
+        exit_code: exit_code as u32,
+        exit_signal: exit_signal as u32,
+        parent: exit_parent(exit_signal, ptraced, raw::real_parent(task)),
+    }
 }
 
-/// `task_rename`: `task` is about to be renamed to `name`.
-fn on_rename(shared: &Shared, task: &Task, name: &[u8]) {
-    if !listening() {
-        return;
-    }
-    // The C code reports renames through prctl(PR_SET_NAME) and /proc/<pid>/comm, not those of
-    // exec (current, in execve) nor the naming of kernel and io_uring worker threads.
+/// `task_rename`: `task` is about to be renamed to `name`; `None` for the renames that the C code
+/// does not report: those of exec (current, in execve) and the naming of kernel and io_uring
+/// worker threads.
+fn comm_event(task: &Task, name: &CStr) -> Option<CommEvent> {
     let in_exec = core::ptr::eq(task.as_ptr(), Task::current_raw()) && raw::current_in_execve();
     if in_exec || raw::is_kernel_worker(task) {
-        return;
+        return None;
     }
-    let event = CommEvent {
-        process_pid: task.pid(),
-        process_tgid: task.tgid(),
-        comm: task_comm(name),
-    };
-    shared.send(&Event::Comm(event), 0);
+    Some(CommEvent {
+        process: Ids::of(task),
+        comm: task_comm(name.to_bytes()),
+    })
 }
 
-/// `coredump`: the current task starts dumping core.
-fn on_coredump(shared: &Shared) {
-    if !listening() {
-        return;
-    }
-    let task: &Task = kernel::current!();
-    let (parent_pid, parent_tgid) = raw::real_parent(task);
-    let event = CoredumpEvent {
-        process_pid: task.pid(),
-        process_tgid: task.tgid(),
-        parent_pid,
-        parent_tgid,
+/// A probe of the tracepoint `$name` that sends the event its arguments make, if any.
+macro_rules! event_probe {
+    ($name:literal, |$($arg:ident: $ty:ty),*| $event:expr) => {
+        probe!($name, |shared: &Shared $(, $arg: $ty)*| shared.send(0, || $event))
     };
-    shared.send(&Event::Coredump(event), 0);
 }
 
-/// The raw edge: tracepoints, `task_struct` fields, namespaces. Everything `unsafe` of the module
-/// is here.
+/// The probes, one per tracepoint; only `coredump` is optional (`CONFIG_COREDUMP`).
+fn probes() -> [Probe<Shared>; 5] {
+    // SAFETY: The prototypes are the `TP_PROTO`s of these tracepoints, led by the data pointer.
+    // The tasks they get as references are valid during the call: the current task, or the child
+    // of `sched_process_fork`, not yet woken up so that it cannot exit, or the task being renamed,
+    // current or one of its threads. Nothing they call sleeps (`Shared::send` does not).
+    unsafe {
+        [
+            // The parent of the child, not the forking task: they differ for threads and
+            // CLONE_PARENT.
+            event_probe!(c"sched_process_fork", |_parent: &Task, child: &Task| {
+                let parent = raw::real_parent(child);
+                Some(ForkEvent {
+                    parent,
+                    child: Ids::of(child),
+                })
+            }),
+            event_probe!(
+                c"sched_process_exec",
+                |p: &Task, _old_pid: bindings::pid_t, _bprm: *mut bindings::linux_binprm| {
+                    Some(ExecEvent {
+                        process: Ids::of(p),
+                    })
+                }
+            ),
+            event_probe!(c"sched_process_exit", |p: &Task, _group_dead: bool| {
+                Some(exit_event(p))
+            }),
+            event_probe!(c"task_rename", |task: &Task, comm: *const c_char| {
+                // SAFETY: A non-null `comm` is the new name, a NUL-terminated string valid during
+                // the call.
+                let name = (!comm.is_null()).then(|| unsafe { CStr::from_char_ptr(comm) });
+                name.and_then(|name| comm_event(task, name))
+            }),
+            event_probe!(c"coredump", |_sig: c_int| {
+                let task = kernel::current!();
+                let parent = raw::real_parent(task);
+                Some(CoredumpEvent {
+                    process: Ids::of(task),
+                    parent,
+                })
+            }),
+        ]
+    }
+}
+
+/// The raw edge: `task_struct` fields and namespaces.
 mod raw {
-    use super::{on_coredump, on_exec, on_exit, on_fork, on_rename, Shared, PUBLISHED};
-    use core::ptr::NonNull;
-    use kernel::{
-        bindings,
-        prelude::*,
-        sync::{rcu, Arc},
-        task::{Pid, Task},
-    };
+    use super::Ids;
+    use kernel::{bindings, sync::rcu, task::Task};
 
-    /// Makes the shared state's global lock usable. Called once, first thing of the module's
-    /// initialisation.
-    pub(super) fn init_published() {
-        // SAFETY: Called once per load of the module, before any other use of `PUBLISHED`: the
-        // module's initialiser calls it first, and nothing that could use it is registered yet.
-        unsafe { PUBLISHED.init() };
-    }
-
-    /// Views a task that the kernel passes to a probe.
-    ///
-    /// # Safety
-    ///
-    /// `task` is a valid task for `'a`.
-    unsafe fn task<'a>(task: *mut bindings::task_struct) -> &'a Task {
-        // SAFETY: `Task` is a transparent wrapper of `task_struct`; valid by the safety
-        // requirements.
-        unsafe { &*task.cast::<Task>() }
-    }
-
-    /// The pid and tgid of `task`'s real parent.
-    pub(super) fn real_parent(task: &Task) -> (Pid, Pid) {
+    /// The ids of `task`'s real parent.
+    pub(super) fn real_parent(task: &Task) -> Ids {
         let _rcu = rcu::read_lock();
         // SAFETY: `task` is valid; `real_parent` always points to a task (init's is the idle
         // task), which is freed only after an RCU grace period, so not before `_rcu` is dropped.
         // The parent may change under us (reparenting): read it once, as `rcu_dereference()`.
+        // `Task` is a transparent wrapper of `task_struct`.
         let parent = unsafe {
-            let parent = core::ptr::read_volatile(&raw const (*task.as_ptr()).real_parent);
-            self::task(parent)
+            &*core::ptr::read_volatile(&raw const (*task.as_ptr()).real_parent).cast::<Task>()
         };
-        (parent.pid(), parent.tgid())
+        Ids::of(parent)
     }
 
-    /// What an exiting task's exit event reports of it.
-    pub(super) struct ExitStatus {
-        pub(super) exit_code: i32,
-        pub(super) exit_signal: i32,
-        pub(super) ptraced: bool,
-    }
-
-    /// The exit status of `task`, the current task in `do_exit()`.
-    pub(super) fn exit_status(task: &Task) -> ExitStatus {
+    /// The exit code and exit signal of `task`, the current task in `do_exit()`, and whether it
+    /// is traced.
+    pub(super) fn exit_status(task: &Task) -> (i32, i32, bool) {
         let task = task.as_ptr();
         // SAFETY: `task` is valid. Its exit code and exit signal were set by itself before the
         // tracepoint; `ptrace` may change under a detaching tracer, so it is read once, a
         // snapshot as in the C code.
         unsafe {
-            ExitStatus {
-                exit_code: (*task).exit_code,
-                exit_signal: (*task).exit_signal,
-                ptraced: core::ptr::read_volatile(&raw const (*task).ptrace) != 0,
-            }
+            let ptraced = core::ptr::read_volatile(&raw const (*task).ptrace) != 0;
+            ((*task).exit_code, (*task).exit_signal, ptraced)
         }
     }
 
@@ -745,305 +564,49 @@ mod raw {
 
     /// Whether the current task is in the initial user and pid namespaces.
     pub(super) fn current_in_init_namespaces() -> bool {
-        // SAFETY: Reads the current task's credentials and pid namespace, valid in task context;
-        // `init_user_ns` and `init_pid_ns` are static objects, only their addresses are taken.
-        unsafe {
-            core::ptr::eq(bindings::current_user_ns(), &raw mut bindings::init_user_ns)
-                && core::ptr::eq(
-                    bindings::task_active_pid_ns(Task::current_raw()),
-                    &raw mut bindings::init_pid_ns,
-                )
-        }
-    }
-
-    /// The shared state a probe was registered with.
-    ///
-    /// # Safety
-    ///
-    /// `data` is the data pointer of a probe registered by [`Probes::register`], called from its
-    /// tracepoint.
-    unsafe fn shared<'a>(data: *mut c_void) -> &'a Shared {
-        // SAFETY: `Probes` registered its probes with a pointer to the `Shared` of an `Arc` that
-        // it keeps until they are unregistered and no probe runs any more.
-        unsafe { &*data.cast::<Shared>() }
-    }
-
-    /// Probe of `sched_process_fork(struct task_struct *parent, struct task_struct *child)`.
-    ///
-    /// # Safety
-    ///
-    /// Called by the tracepoint only, with the data it was registered with.
-    unsafe extern "C" fn fork_probe(
-        data: *mut c_void,
-        _parent: *mut bindings::task_struct,
-        child: *mut bindings::task_struct,
-    ) {
-        // SAFETY: The child is valid during the call: not yet woken up, it cannot exit.
-        let child = unsafe { task(child) };
-        // SAFETY: Called from the tracepoint with our data.
-        on_fork(unsafe { shared(data) }, child);
-    }
-
-    /// Probe of `sched_process_exec(struct task_struct *p, pid_t old_pid,
-    /// struct linux_binprm *bprm)`.
-    ///
-    /// # Safety
-    ///
-    /// Called by the tracepoint only, with the data it was registered with.
-    unsafe extern "C" fn exec_probe(
-        data: *mut c_void,
-        p: *mut bindings::task_struct,
-        _old_pid: bindings::pid_t,
-        _bprm: *mut bindings::linux_binprm,
-    ) {
-        // SAFETY: `p` is the current task.
-        let p = unsafe { task(p) };
-        // SAFETY: Called from the tracepoint with our data.
-        on_exec(unsafe { shared(data) }, p);
-    }
-
-    /// Probe of `sched_process_exit(struct task_struct *p, bool group_dead)`.
-    ///
-    /// # Safety
-    ///
-    /// Called by the tracepoint only, with the data it was registered with.
-    unsafe extern "C" fn exit_probe(
-        data: *mut c_void,
-        p: *mut bindings::task_struct,
-        _group_dead: bool,
-    ) {
-        // SAFETY: `p` is the current task.
-        let p = unsafe { task(p) };
-        // SAFETY: Called from the tracepoint with our data.
-        on_exit(unsafe { shared(data) }, p);
-    }
-
-    /// Probe of `task_rename(struct task_struct *task, const char *comm)`.
-    ///
-    /// # Safety
-    ///
-    /// Called by the tracepoint only, with the data it was registered with.
-    unsafe extern "C" fn rename_probe(
-        data: *mut c_void,
-        task: *mut bindings::task_struct,
-        comm: *const c_char,
-    ) {
-        if comm.is_null() {
-            return;
-        }
-        // SAFETY: The task being renamed is the current task or one of its threads, valid during
-        // the call; `comm` is its new name, a NUL-terminated string valid during the call.
-        let (task, name) = unsafe { (self::task(task), CStr::from_char_ptr(comm)) };
-        // SAFETY: Called from the tracepoint with our data.
-        on_rename(unsafe { shared(data) }, task, name.to_bytes());
-    }
-
-    /// Probe of `coredump(int sig)`.
-    ///
-    /// # Safety
-    ///
-    /// Called by the tracepoint only, with the data it was registered with.
-    unsafe extern "C" fn coredump_probe(data: *mut c_void, _sig: c_int) {
-        // SAFETY: Called from the tracepoint with our data.
-        on_coredump(unsafe { shared(data) });
-    }
-
-    /// A tracepoint of the kernel and our probe for it.
-    struct Hook {
-        name: &'static CStr,
-        probe: *mut c_void,
-        /// Whether loading fails without it (else its events are just not sent).
-        required: bool,
-    }
-
-    /// The tracepoints, with probes whose prototypes are those of the tracepoints (`TP_PROTO`, led
-    /// by the data pointer).
-    fn hooks() -> [Hook; 5] {
-        [
-            Hook {
-                name: c"sched_process_fork",
-                probe: fork_probe as *mut c_void,
-                required: true,
-            },
-            Hook {
-                name: c"sched_process_exec",
-                probe: exec_probe as *mut c_void,
-                required: true,
-            },
-            Hook {
-                name: c"sched_process_exit",
-                probe: exit_probe as *mut c_void,
-                required: true,
-            },
-            Hook {
-                name: c"task_rename",
-                probe: rename_probe as *mut c_void,
-                required: true,
-            },
-            // Only with CONFIG_COREDUMP.
-            Hook {
-                name: c"coredump",
-                probe: coredump_probe as *mut c_void,
-                required: super::module_parameters::require_coredump.value(),
-            },
-        ]
-    }
-
-    /// The search of `for_each_kernel_tracepoint()`: the tracepoint of each hook, once found.
-    struct Search<'a> {
-        hooks: &'a [Hook],
-        found: [Option<NonNull<bindings::tracepoint>>; 5],
-    }
-
-    /// Called for every tracepoint of the kernel image.
-    ///
-    /// # Safety
-    ///
-    /// Called by `for_each_kernel_tracepoint()` only, with a `Search` as private data.
-    unsafe extern "C" fn match_tracepoint(tp: *mut bindings::tracepoint, search: *mut c_void) {
-        // SAFETY: `Probes::register` passes its `Search`, which outlives the iteration and which
-        // nothing else uses meanwhile; `tp` is a tracepoint of the kernel image, whose name is a
-        // static NUL-terminated string.
-        let (search, name) = unsafe {
-            (
-                &mut *search.cast::<Search<'_>>(),
-                CStr::from_char_ptr((*tp).name),
-            )
-        };
-        for (hook, found) in search.hooks.iter().zip(search.found.iter_mut()) {
-            if hook.name == name {
-                *found = NonNull::new(tp);
-            }
-        }
-    }
-
-    /// One registered probe.
-    struct Registered {
-        tp: NonNull<bindings::tracepoint>,
-        probe: *mut c_void,
-    }
-
-    /// The probes of this module, attached to their tracepoints; detached, and waited for, on
-    /// drop.
-    ///
-    /// # Invariants
-    ///
-    /// Each of `registered` is registered with its tracepoint with the data pointer of `shared`,
-    /// which lives at least until the drop has unregistered them and waited for running probes.
-    pub(super) struct Probes {
-        registered: KVec<Registered>,
-        shared: Arc<Shared>,
-    }
-
-    // SAFETY: The tracepoints are static objects of the kernel image and the probes are functions;
-    // `Probes` only registers and unregisters them, which may happen from any thread.
-    unsafe impl Send for Probes {}
-    // SAFETY: `&Probes` gives access to nothing.
-    unsafe impl Sync for Probes {}
-
-    impl Probes {
-        /// Finds the tracepoints and attaches the probes, with `shared` as their data.
-        ///
-        /// Fails with `ENOENT` if a required tracepoint does not exist, or with the error of the
-        /// registration; nothing stays registered then.
-        pub(super) fn register(shared: Arc<Shared>) -> Result<Self> {
-            let hooks = hooks();
-            let mut search = Search {
-                hooks: &hooks,
-                found: [None; 5],
-            };
-            // SAFETY: `match_tracepoint` matches the callback type and takes a `Search`, which
-            // `search` is, valid and otherwise unused during the call.
-            unsafe {
-                bindings::for_each_kernel_tracepoint(
-                    Some(match_tracepoint),
-                    (&raw mut search).cast(),
-                )
-            };
-            let mut probes = Self {
-                registered: KVec::with_capacity(hooks.len(), GFP_KERNEL)?,
-                shared,
-            };
-            let data = Arc::as_ptr(&probes.shared).cast_mut().cast::<c_void>();
-            for (hook, found) in hooks.iter().zip(search.found) {
-                let Some(tp) = found else {
-                    if hook.required {
-                        pr_err!("tracepoint {} not found\n", hook.name);
-                        return Err(ENOENT);
-                    }
-                    pr_info!("no tracepoint {}: its events are not sent\n", hook.name);
-                    continue;
-                };
-                // Listed first, so that a registered probe is always unregistered by `drop`.
-                probes.registered.push(
-                    Registered {
-                        tp,
-                        probe: hook.probe,
-                    },
-                    GFP_KERNEL,
-                )?;
-                // SAFETY: `tp` is a tracepoint of the kernel image and `hook.probe` a function
-                // with its prototype; `data` stays valid until the probe is unregistered and
-                // waited for (type invariant, upheld by `drop` also on the error paths).
-                let ret =
-                    unsafe { bindings::tracepoint_probe_register(tp.as_ptr(), hook.probe, data) };
-                if ret != 0 {
-                    // INVARIANT: Not registered: off the list again.
-                    probes.registered.pop();
-                    pr_err!("cannot attach to tracepoint {}: {}\n", hook.name, ret);
-                    return Err(Error::from_errno(ret));
-                }
-                // INVARIANT: Registered with `data`, as listed.
-            }
-            Ok(probes)
-        }
-    }
-
-    impl Drop for Probes {
-        fn drop(&mut self) {
-            let data = Arc::as_ptr(&self.shared).cast_mut().cast::<c_void>();
-            for probe in self.registered.iter() {
-                // SAFETY: Registered with this data (type invariant).
-                let ret = unsafe {
-                    bindings::tracepoint_probe_unregister(probe.tp.as_ptr(), probe.probe, data)
-                };
-                if ret != 0 {
-                    pr_err!("cannot detach a probe: {}\n", ret);
-                }
-            }
-            // `tracepoint_synchronize_unregister()`: wait for the probes that still run, so that
-            // neither `shared` nor the module's code go away under them.
-            // SAFETY: Plain calls on static SRCU structures; we may sleep here.
-            unsafe {
-                bindings::synchronize_srcu(&raw mut bindings::rcu_tasks_trace_srcu_struct);
-                bindings::synchronize_srcu(&raw mut bindings::tracepoint_srcu);
-            }
-        }
+        let in_init_pid_ns = kernel::current!()
+            .active_pid_ns()
+            .is_some_and(|ns| core::ptr::eq(ns.as_ptr(), &raw mut bindings::init_pid_ns));
+        // SAFETY: Reads the current task's credentials, valid in task context.
+        let user_ns = unsafe { bindings::current_user_ns() };
+        in_init_pid_ns && core::ptr::eq(user_ns, &raw mut bindings::init_user_ns)
     }
 }
 
 /// The module: the callback and the probes.
 struct CnProcExample {
     // Dropped in this order: the probes are detached and waited for, then the callback.
-    _probes: raw::Probes,
+    _probes: Probes<Shared>,
     _registration: Registration<McastCtl>,
 }
 
 impl kernel::Module for CnProcExample {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        raw::init_published();
+        // SAFETY: Once per load of the module, before any other use of `PUBLISHED`: nothing that
+        // could use it is registered yet.
+        unsafe { PUBLISHED.init() };
         let shared = Shared::new()?;
         let registration =
             Registration::new(CN_PROC_ID, c"cn_proc", Arc::new(McastCtl, GFP_KERNEL)?)
-                .inspect_err(|e| {
-                    pr_err!(
-                        "cannot register {}:{} with the connector: {:?}\n",
-                        CN_PROC_ID.idx,
-                        CN_PROC_ID.val,
-                        e
-                    )
-                })?;
-        let probes = raw::Probes::register(shared.clone())?;
+                .inspect_err(|e| pr_err!("cannot register with the connector: {:?}\n", e))?;
+        let all = probes();
+        let mut probes = Probes::new(shared.clone(), all.len())?;
+        for probe in all {
+            let name = probe.name();
+            let optional = name == c"coredump" && !module_parameters::require_coredump.value();
+            let Err(e) = probes.attach(probe) else {
+                continue;
+            };
+            if e != ENOENT {
+                pr_err!("cannot attach to tracepoint {}: {:?}\n", name, e);
+            } else if optional {
+                pr_info!("no tracepoint {}: its events are not sent\n", name);
+                continue;
+            } else {
+                pr_err!("tracepoint {} not found\n", name);
+            }
+            return Err(e);
+        }
         *PUBLISHED.lock() = Some(shared);
         pr_info!("process events connector ready\n");
         Ok(Self {
@@ -1066,129 +629,70 @@ mod tests {
 
     #[test]
     fn proc_event_layout_is_the_uapi_one() {
-        // sizeof(struct proc_event), its alignment and the offsets of its fields.
-        assert_eq!(size_of::<ProcEvent>(), 40);
-        assert_eq!(core::mem::align_of::<ProcEvent>(), 8);
-        assert_eq!(offset_of!(ProcEvent, what), 0);
-        assert_eq!(offset_of!(ProcEvent, cpu), 4);
-        assert_eq!(offset_of!(ProcEvent, timestamp_ns), 8);
-        assert_eq!(offset_of!(ProcEvent, event_data), 16);
-        assert_eq!(EVENT_DATA_LEN, 24);
-        // The members of the union.
-        assert_eq!(offset_of!(AckEvent, err), 0);
-        assert_eq!(
-            [
-                offset_of!(ForkEvent, parent_pid),
-                offset_of!(ForkEvent, parent_tgid),
-                offset_of!(ForkEvent, child_pid),
-                offset_of!(ForkEvent, child_tgid),
-            ],
-            [0, 4, 8, 12]
-        );
-        assert_eq!(
-            [
-                offset_of!(ExecEvent, process_pid),
-                offset_of!(ExecEvent, process_tgid)
-            ],
-            [0, 4]
-        );
-        assert_eq!(offset_of!(CommEvent, comm), 8);
-        assert_eq!(size_of::<CommEvent>(), 24);
-        assert_eq!(
-            [
-                offset_of!(CoredumpEvent, parent_pid),
-                offset_of!(CoredumpEvent, parent_tgid)
-            ],
-            [8, 12]
-        );
-        assert_eq!(
-            [
-                offset_of!(ExitEvent, process_pid),
-                offset_of!(ExitEvent, process_tgid),
-                offset_of!(ExitEvent, exit_code),
-                offset_of!(ExitEvent, exit_signal),
-                offset_of!(ExitEvent, parent_pid),
-                offset_of!(ExitEvent, parent_tgid),
-            ],
-            [0, 4, 8, 12, 16, 20]
-        );
-        assert_eq!(size_of::<ExitEvent>(), 24);
-        assert_eq!(PROC_EVENT_LEN, 40);
+        // The structures are asserted at compile time; here what goes on the wire: the 40 bytes
+        // of a `proc_event`, the union zero past the member in use.
+        let event = ProcEvent::new(&AckEvent { err: 22 }, 1, 0);
+        let bytes = event.as_bytes();
+        assert_eq!(bytes.len(), 40);
+        assert_eq!(&bytes[..4], &PROC_EVENT_NONE.to_ne_bytes());
+        assert_eq!(&bytes[16..20], &22u32.to_ne_bytes());
+        assert!(bytes[20..].iter().all(|&b| b == 0));
     }
 
-    fn word(bytes: &[u8], offset: usize) -> u32 {
-        u32::from_ne_bytes([
-            bytes[offset],
-            bytes[offset + 1],
-            bytes[offset + 2],
-            bytes[offset + 3],
-        ])
+    fn ids(pid: Pid, tgid: Pid) -> Ids {
+        Ids { pid, tgid }
+    }
+
+    /// The 32-bit words of the event `data` as it goes on the wire.
+    fn words<D: EventData>(data: &D, timestamp_ns: u64) -> [u32; PROC_EVENT_LEN / 4] {
+        let event = ProcEvent::new(data, 1, timestamp_ns);
+        let bytes = event.as_bytes();
+        core::array::from_fn(|i| u32::from_ne_bytes(bytes[4 * i..4 * i + 4].try_into().unwrap()))
     }
 
     #[test]
     fn events_encode_every_field_in_place() {
-        let exit = Event::Exit(ExitEvent {
-            process_pid: 101,
-            process_tgid: 100,
+        let exit = ExitEvent {
+            process: ids(101, 100),
             exit_code: 3 << 8,
             exit_signal: u32::MAX,
-            parent_pid: 7,
-            parent_tgid: 6,
-        });
-        let bytes = exit.encode(1, 0x1122_3344_5566_7788);
-        assert_eq!(word(&bytes, 0), PROC_EVENT_EXIT);
-        assert_eq!(word(&bytes, 4), 1);
-        assert_eq!(
-            u64::from_ne_bytes(bytes[8..16].try_into().unwrap()),
-            0x1122_3344_5566_7788
-        );
-        let data: [u32; 6] = core::array::from_fn(|i| word(&bytes, 16 + 4 * i));
-        assert_eq!(data, [101, 100, 768, u32::MAX, 7, 6]);
-
-        let comm = Event::Comm(CommEvent {
-            process_pid: 5,
-            process_tgid: 5,
-            comm: task_comm(b"renamed"),
-        });
-        let bytes = comm.encode(0, 0);
-        assert_eq!(word(&bytes, 0), PROC_EVENT_COMM);
-        assert_eq!(&bytes[24..40], b"renamed\0\0\0\0\0\0\0\0\0");
+            parent: ids(7, 6),
+        };
+        // The timestamp in native (little-endian) order.
+        let (l, h) = (0x5566_7788, 0x1122_3344);
+        let expected = [PROC_EVENT_EXIT, 1, l, h, 101, 100, 768, u32::MAX, 7, 6];
+        assert_eq!(words(&exit, 0x1122_3344_5566_7788), expected);
 
         // Unused bytes of the union are zero.
-        let bytes = Event::Ack(AckEvent { err: 22 }).encode(0, 0);
-        assert_eq!(word(&bytes, 0), PROC_EVENT_NONE);
-        assert_eq!(word(&bytes, 16), 22);
-        assert!(bytes[20..].iter().all(|&b| b == 0));
-        let bytes = Event::Fork(ForkEvent {
-            parent_pid: 1,
-            parent_tgid: 2,
-            child_pid: 3,
-            child_tgid: 4,
-        })
-        .encode(0, 0);
+        let fork = ForkEvent {
+            parent: ids(1, 2),
+            child: ids(3, 4),
+        };
         assert_eq!(
-            [
-                word(&bytes, 16),
-                word(&bytes, 20),
-                word(&bytes, 24),
-                word(&bytes, 28)
-            ],
-            [1, 2, 3, 4]
+            words(&fork, 0),
+            [PROC_EVENT_FORK, 1, 0, 0, 1, 2, 3, 4, 0, 0]
         );
-        assert!(bytes[32..].iter().all(|&b| b == 0));
+        let expected = [PROC_EVENT_NONE, 1, 0, 0, 22, 0, 0, 0, 0, 0];
+        assert_eq!(words(&AckEvent { err: 22 }, 0), expected);
+
+        let comm = CommEvent {
+            process: ids(5, 5),
+            comm: task_comm(b"renamed"),
+        };
+        let event = ProcEvent::new(&comm, 0, 0);
+        assert_eq!(event.what, PROC_EVENT_COMM);
+        assert_eq!(&event.as_bytes()[24..40], b"renamed\0\0\0\0\0\0\0\0\0");
+        // And back: the wire bytes are the event.
+        assert_eq!(ProcEvent::from_bytes_copy(event.as_bytes()), Some(event));
     }
 
     #[test]
     fn filter_decisions() {
-        const L: u32 = PROC_CN_MCAST_LISTEN;
-        const I: u32 = PROC_CN_MCAST_IGNORE;
-        const ALL: u32 = PROC_EVENT_ALL;
-        const NZ: u32 = PROC_EVENT_NONZERO_EXIT;
-        const FORK: u32 = PROC_EVENT_FORK;
-        const EXEC: u32 = PROC_EVENT_EXEC;
-        const EXIT: u32 = PROC_EVENT_EXIT;
-        const COMM: u32 = PROC_EVENT_COMM;
-        const NONE: u32 = PROC_EVENT_NONE;
+        use super::{
+            PROC_CN_MCAST_IGNORE as I, PROC_CN_MCAST_LISTEN as L, PROC_EVENT_ALL as ALL,
+            PROC_EVENT_COMM as COMM, PROC_EVENT_EXEC as EXEC, PROC_EVENT_EXIT as EXIT,
+            PROC_EVENT_FORK as FORK, PROC_EVENT_NONE as NONE, PROC_EVENT_NONZERO_EXIT as NZ,
+        };
         // (operation, mask, event, exit code, delivered)
         let table: [(u32, u32, u32, u32, bool); 22] = [
             (L, ALL, FORK, 0, true),
@@ -1216,43 +720,34 @@ mod tests {
             (3, FORK, EXEC, 0, false),
         ];
         for (op, mask, what, exit_code, delivered) in table {
-            assert_eq!(
-                delivers(op, mask, &FilterData { what, exit_code }),
-                delivered
-            );
+            assert_eq!(delivers(op, mask, what, exit_code), delivered);
         }
     }
 
     #[test]
     fn requests_and_listener_counting() {
-        let input = |op: u32, events: u32| {
-            let mut b = [0u8; 8];
-            b[..4].copy_from_slice(&op.to_ne_bytes());
-            b[4..].copy_from_slice(&events.to_ne_bytes());
-            b
+        let listen = |event_type| ProcInput {
+            mcast_op: PROC_CN_MCAST_LISTEN,
+            event_type,
         };
-        let listen = |events| Request {
-            op: PROC_CN_MCAST_LISTEN,
-            events,
-        };
-        assert_eq!(Request::parse(&input(1, 0x3)), Some(listen(0x3)));
+        let parse = |event_type| ProcInput::parse(listen(event_type).as_bytes());
+        assert_eq!(parse(0x3), Some(listen(0x3)));
         // Unknown bits are dropped; nothing left means everything.
-        assert_eq!(
-            Request::parse(&input(1, 0x400)),
-            Some(listen(PROC_EVENT_ALL))
-        );
-        assert_eq!(Request::parse(&input(1, 0x401)), Some(listen(1)));
-        assert_eq!(Request::parse(&input(1, 0)), Some(listen(PROC_EVENT_ALL)));
+        assert_eq!(parse(0x400), Some(listen(PROC_EVENT_ALL)));
+        assert_eq!(parse(0x401), Some(listen(1)));
+        assert_eq!(parse(0), Some(listen(PROC_EVENT_ALL)));
         // Legacy: the bare operation.
+        let ignore = ProcInput::parse(&2u32.to_ne_bytes());
         assert_eq!(
-            Request::parse(&2u32.to_ne_bytes()),
-            Some(Request {
-                op: PROC_CN_MCAST_IGNORE,
-                events: PROC_EVENT_ALL
-            })
+            ignore.map(|i| (i.mcast_op, i.event_type)),
+            Some((2, PROC_EVENT_ALL))
         );
+        // At any alignment.
+        let mut unaligned = [0u8; 9];
+        unaligned[1..].copy_from_slice(listen(0x3).as_bytes());
+        assert_eq!(ProcInput::parse(&unaligned[1..]), Some(listen(0x3)));
         for len in [0, 3, 5, 7, 9, 12] {
-            assert_eq!(Request::parse(&[1u8; 12][..len]), None);
+            assert_eq!(ProcInput::parse(&[1u8; 12][..len]), None);
         }
 
         // operation -> (listening after, errno): only LISTEN and IGNORE change anything.
@@ -1272,8 +767,8 @@ mod tests {
     fn a_socket_counts_once_and_until_it_goes() {
         let before = LISTENERS.load(ordering::Relaxed);
         let count = || LISTENERS.load(ordering::Relaxed) - before;
-        let a = ProcInput::default();
-        let b = ProcInput::default();
+        let a = Subscription::default();
+        let b = Subscription::default();
         a.set_counted(true);
         a.set_counted(true);
         assert_eq!(count(), 1);
@@ -1295,10 +790,11 @@ mod tests {
     fn exit_parent_and_comm_rules() {
         // A leader, a traced thread: the parent; an untraced thread: released before the C
         // code reads it.
-        assert_eq!(exit_parent(17, false, (5, 5)), (5, 5));
-        assert_eq!(exit_parent(0, false, (5, 5)), (5, 5));
-        assert_eq!(exit_parent(-1, true, (5, 5)), (5, 5));
-        assert_eq!(exit_parent(-1, false, (5, 5)), (0, 0));
+        let parent = ids(5, 5);
+        assert_eq!(exit_parent(17, false, parent), parent);
+        assert_eq!(exit_parent(0, false, parent), parent);
+        assert_eq!(exit_parent(-1, true, parent), parent);
+        assert_eq!(exit_parent(-1, false, parent), ids(0, 0));
 
         assert_eq!(&task_comm(b""), &[0u8; 16]);
         assert_eq!(&task_comm(b"sh"), b"sh\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
