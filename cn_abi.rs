@@ -2,16 +2,17 @@
 
 //! The C edge of the connector core: the functions that `connector.ko` exports.
 //!
-//! `include/linux/connector.h` declares the first five (`cn_add_callback()`, `cn_del_callback()`,
-//! `cn_netlink_send_mult()`, `cn_netlink_send()`, and `cn_netlink_send_multi()` of the original
-//! documentation); the others serve the safe Rust API (`connector_api.rs`): registration with a
-//! context, sending a header and separate data, and the table of per-socket states. Each checks
-//! its pointers, turns them into references and calls the [`Connector`]; errors stay `Result`
-//! until the return here, where they become a negative errno. `cn_exports.c` exports them to
-//! other modules (`EXPORT_SYMBOL_GPL`).
+//! `include/linux/connector.h` declares four (`cn_add_callback()`, `cn_del_callback()`,
+//! `cn_netlink_send_mult()`, `cn_netlink_send()`); `cn_netlink_send_multi()` is the name of the
+//! original documentation; the others serve the safe Rust API (`connector_api.rs`): registration
+//! with a context, sending a header and separate data, and the table of per-socket states. Each
+//! checks its pointers, turns them into references and calls the [`Connector`]; errors stay
+//! `Result` until the return here, where they become a negative errno. `cn_exports.c` exports
+//! them to other modules (`EXPORT_SYMBOL_GPL`); the consumer API's declarations are checked
+//! against these definitions below.
 
 use crate::{
-    cn_netlink, cn_sockstate::DropFn, connector, connector_api::StateVisitFn, CbId, CnMsg,
+    cn_netlink, connector, connector_api::StateDropFn, connector_api::StateVisitFn, CbId, CnMsg,
     Connector, DeliveryCallback, Handler, RawCallback, RustCallback,
 };
 use core::{any::TypeId, mem::size_of};
@@ -84,7 +85,7 @@ pub unsafe extern "C" fn cn_add_callback(
 }
 
 /// `int cn_add_rust_callback(const struct cb_id *id, const char *name, void (*callback)(const
-/// void *ctx, const struct delivery *), const void *ctx)`: registers a callback of the safe Rust
+/// void *ctx, const struct cn_delivery *), const void *ctx)`: registers a callback of the safe Rust
 /// API, which gets `ctx` and a [`crate::Delivery`]; otherwise as [`cn_add_callback`].
 ///
 /// # Safety
@@ -158,7 +159,7 @@ pub unsafe extern "C" fn cn_netlink_send_mult(
     let send = || -> Result<u32> {
         let connector = running()?;
         if msg.is_null() {
-            pr_err!("cn_netlink_send: null message\n");
+            pr_err!("cn_netlink_send_mult: null message\n");
             return Err(EINVAL);
         }
         // SAFETY: Non-null, hence valid for reads of the header and the `len` bytes after it by
@@ -210,8 +211,11 @@ pub unsafe extern "C" fn cn_netlink_send(
         return EINVAL.to_errno();
     }
     // SAFETY: Non-null, hence valid for reads of `sizeof(*msg) + msg->len` bytes by the safety
-    // requirements.
-    unsafe { cn_netlink_send_multi(msg, (*msg).len, portid, group, gfp_mask) }
+    // requirements (`len` read as the callee reads the header: unaligned).
+    unsafe {
+        let len = core::ptr::addr_of!((*msg).len).read_unaligned();
+        cn_netlink_send_multi(msg, len, portid, group, gfp_mask)
+    }
 }
 
 /// `int cn_netlink_send_multi(struct cn_msg *msg, u16 len, u32 portid, u32 group, gfp_t
@@ -246,7 +250,8 @@ pub unsafe extern "C" fn cn_netlink_send_multi(
 /// `int cn_rust_send(const struct cn_msg *header, const void *data, size_t len, u32 portid,
 /// u32 group, gfp_t gfp_mask, netlink_filter_fn filter, void *filter_data)`: the send of the
 /// safe Rust API. Sends `*header` followed by the `len` bytes at `data` (the socket buffer is
-/// built from both: the caller needs no buffer of its own), routed as by
+/// built from both: the caller needs no buffer of its own; the header's `len` is set to `len`),
+/// routed as by
 /// [`cn_netlink_send_mult`] but never waiting for room at a port. Returns 0 or a negative errno
 /// (`-EMSGSIZE` for more than `u16::MAX` bytes of data).
 ///
@@ -276,7 +281,7 @@ pub unsafe extern "C" fn cn_rust_send(
             return Err(EMSGSIZE);
         }
         // SAFETY: Non-null (or empty), hence valid for reads by the safety requirements.
-        let (header, data) = unsafe {
+        let (mut header, data) = unsafe {
             (
                 header.read_unaligned(),
                 if len == 0 {
@@ -286,6 +291,8 @@ pub unsafe extern "C" fn cn_rust_send(
                 },
             )
         };
+        // What goes on the wire says how much data follows, whatever the caller put there.
+        header.len = len as u16;
         // SAFETY: `filter` by the safety requirements; never waits.
         unsafe {
             connector.send(
@@ -376,7 +383,7 @@ pub unsafe extern "C" fn cn_sock_state_attach(
     owner: *const CbId,
     type_id: *const c_void,
     data: *mut c_void,
-    drop: Option<DropFn>,
+    drop: Option<StateDropFn>,
     gfp: bindings::gfp_t,
     attached: *mut *mut c_void,
 ) -> c_int {
@@ -435,3 +442,19 @@ pub unsafe extern "C" fn cn_sock_state_visit(
         unsafe { visit(state, ctx) }
     })
 }
+
+// The consumer API (`connector_api.rs`) declares the exports it calls: each declaration has the
+// type of its definition here, or the core does not build.
+const _: () = {
+    use crate::connector_api as api;
+    let _: [unsafe extern "C" fn(_); 2] = [api::cn_del_callback, cn_del_callback];
+    let _: [unsafe extern "C" fn(_, _, _, _) -> _; 2] =
+        [api::cn_add_rust_callback, cn_add_rust_callback];
+    let _: [unsafe extern "C" fn(_, _, _, _, _, _, _, _) -> _; 2] =
+        [api::cn_rust_send, cn_rust_send];
+    let _: [unsafe extern "C" fn(_, _, _) -> _; 2] = [api::cn_sock_state_get, cn_sock_state_get];
+    let _: [unsafe extern "C" fn(_, _, _, _, _, _, _) -> _; 2] =
+        [api::cn_sock_state_attach, cn_sock_state_attach];
+    let _: [unsafe extern "C" fn(_, _, _, _, _) -> _; 2] =
+        [api::cn_sock_state_visit, cn_sock_state_visit];
+};

@@ -104,11 +104,7 @@ impl NotifyRequest {
     /// or the bytes present, more than [`MAX_RANGES`] ranges on a side, a group outside the
     /// connector's groups.
     pub fn parse(data: &[u8]) -> Result<Self> {
-        let head = data
-            .get(..size_of::<CnCtlMsg>())
-            .and_then(CnCtlMsg::from_bytes_copy)
-            .ok_or(EINVAL)?;
-        let ranges = &data[size_of::<CnCtlMsg>()..];
+        let (head, ranges) = CnCtlMsg::from_bytes_copy_prefix(data).ok_or(EINVAL)?;
         let (idx_num, val_num) = (head.idx_notify_num as usize, head.val_notify_num as usize);
         if idx_num > MAX_RANGES || val_num > MAX_RANGES || head.group > CN_GROUPS {
             return Err(EINVAL);

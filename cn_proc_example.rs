@@ -283,8 +283,11 @@ fn listens_after(op: u32) -> (Option<bool>, u32) {
     }
 }
 
-/// The callback of `{CN_IDX_PROC, CN_VAL_PROC}`: listeners' requests.
-struct McastCtl;
+/// The callback of `{CN_IDX_PROC, CN_VAL_PROC}`, listeners' requests, with what it shares with
+/// the probes.
+struct McastCtl {
+    shared: Arc<Shared>,
+}
 
 impl Callback for McastCtl {
     fn receive(&self, msg: &Message<'_>, sender: &Sender<'_>) {
@@ -301,10 +304,10 @@ impl Callback for McastCtl {
             Err(e) => e.to_errno().unsigned_abs(),
         };
         // One acknowledgement per datagram, however many requests it packs: it is broadcast to
-        // every listener. (The callback gets no context: the shared state is in `PUBLISHED`.)
-        let shared = msg.is_last_of_datagram().then(|| PUBLISHED.lock().clone());
-        if let Some(shared) = shared.flatten() {
-            shared.send(msg.ack().wrapping_add(1), || Some(AckEvent { err }));
+        // every listener.
+        if msg.is_last_of_datagram() {
+            self.shared
+                .send(msg.ack().wrapping_add(1), || Some(AckEvent { err }));
         }
     }
 }
@@ -347,11 +350,6 @@ struct Shared {
     /// on that CPU until the message is sent, so that each CPU's messages go out in order (the C
     /// `local_lock`).
     seq: KVec<Pin<KBox<SpinLock<u32>>>>,
-}
-
-kernel::sync::global_lock! {
-    // SAFETY: Initialised first thing in the module initialiser, before any use.
-    unsafe(uninit) static PUBLISHED: SpinLock<Option<Arc<Shared>>> = None;
 }
 
 impl Shared {
@@ -582,15 +580,17 @@ struct CnProcExample {
 
 impl kernel::Module for CnProcExample {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        // SAFETY: Once per load of the module, before any other use of `PUBLISHED`: nothing that
-        // could use it is registered yet.
-        unsafe { PUBLISHED.init() };
         let shared = Shared::new()?;
-        let registration =
-            Registration::new(CN_PROC_ID, c"cn_proc", Arc::new(McastCtl, GFP_KERNEL)?)
-                .inspect_err(|e| pr_err!("cannot register with the connector: {:?}\n", e))?;
+        let callback = Arc::new(
+            McastCtl {
+                shared: shared.clone(),
+            },
+            GFP_KERNEL,
+        )?;
+        let registration = Registration::new(CN_PROC_ID, c"cn_proc", callback)
+            .inspect_err(|e| pr_err!("cannot register with the connector: {:?}\n", e))?;
         let all = probes();
-        let mut probes = Probes::new(shared.clone(), all.len())?;
+        let mut probes = Probes::new(shared, all.len())?;
         for probe in all {
             let name = probe.name();
             let optional = name == c"coredump" && !module_parameters::require_coredump.value();
@@ -607,19 +607,11 @@ impl kernel::Module for CnProcExample {
             }
             return Err(e);
         }
-        *PUBLISHED.lock() = Some(shared);
         pr_info!("process events connector ready\n");
         Ok(Self {
             _probes: probes,
             _registration: registration,
         })
-    }
-}
-
-impl Drop for CnProcExample {
-    fn drop(&mut self) {
-        // Before the fields go: a callback still running keeps its own reference.
-        *PUBLISHED.lock() = None;
     }
 }
 

@@ -29,7 +29,7 @@ use kernel::{
 };
 
 /// Frees a state: the owner's `drop_state::<T>`, called with the state's pointer.
-pub type DropFn = unsafe extern "C" fn(*mut c_void);
+pub type DropFn = crate::connector_api::StateDropFn;
 
 /// The table's key: the socket's address, then the owner's id.
 type Key = (usize, u32, u32);

@@ -26,8 +26,8 @@
 //! }
 //!
 //! let echo = Arc::new(Echo { answered: Atomic::new(0) }, GFP_KERNEL)?;
-//! let registration = Registration::new(CbId::new(14, 0x456), c"echo", echo)?;
-//! // ... messages for {14, 0x456} now reach `Echo::receive` ...
+//! let registration = Registration::new(CbId::new(15, 1), c"echo", echo)?;
+//! // ... messages for {15, 1} now reach `Echo::receive` ...
 //! drop(registration); // returns once no `Echo::receive` is running any more
 //! ```
 //!
@@ -132,14 +132,14 @@ pub type StateVisitFn = unsafe extern "C" fn(*const c_void, *mut c_void) -> c_in
 
 // The C ABI of `connector.ko` (and of the in-tree `cn.ko`), from `include/linux/connector.h`.
 extern "C" {
-    fn cn_del_callback(id: *const CbId);
+    pub(crate) fn cn_del_callback(id: *const CbId);
 }
 
 // The exports of `connector.ko` for its Rust users: registration of a callback with its data,
 // sending a header and data that never waits, and the core's table of per-socket states
 // (`cn_sockstate.rs`).
 extern "C" {
-    fn cn_rust_send(
+    pub(crate) fn cn_rust_send(
         header: *const CnMsg,
         data: *const u8,
         len: usize,
@@ -149,18 +149,18 @@ extern "C" {
         filter: bindings::netlink_filter_fn,
         filter_data: *mut c_void,
     ) -> c_int;
-    fn cn_add_rust_callback(
+    pub(crate) fn cn_add_rust_callback(
         id: *const CbId,
         name: *const c_char,
         callback: Option<DeliveryCallback>,
         ctx: *const c_void,
     ) -> c_int;
-    fn cn_sock_state_get(
+    pub(crate) fn cn_sock_state_get(
         sk: *mut bindings::sock,
         owner: *const CbId,
         type_id: *const c_void,
     ) -> *mut c_void;
-    fn cn_sock_state_attach(
+    pub(crate) fn cn_sock_state_attach(
         sk: *mut bindings::sock,
         owner: *const CbId,
         type_id: *const c_void,
@@ -169,7 +169,7 @@ extern "C" {
         gfp: bindings::gfp_t,
         attached: *mut *mut c_void,
     ) -> c_int;
-    fn cn_sock_state_visit(
+    pub(crate) fn cn_sock_state_visit(
         sk: *mut bindings::sock,
         owner: *const CbId,
         type_id: *const c_void,
@@ -571,8 +571,10 @@ impl<T: Callback> Registration<T> {
     pub fn new(id: CbId, name: &CStr, data: Arc<T>) -> Result<Self> {
         // SAFETY: `id` and `name` are valid for the duration of the call; the core copies them.
         // `dispatch::<T>` matches `DeliveryCallback` and stays valid while this module is loaded,
-        // which outlasts the registration (it is dropped at the latest when the module is); the
-        // `T` it is given is kept alive by `data` until the drop has unregistered the callback.
+        // which outlasts the registration as long as the registration is not leaked (as with
+        // every kernel registration, a leaked one, e.g. by `mem::forget`, outlives its module);
+        // the `T` it is given is kept alive by `data` until the drop has unregistered the
+        // callback.
         to_result(unsafe {
             cn_add_rust_callback(
                 &id,
@@ -598,8 +600,9 @@ impl<T: Callback> Registration<T> {
 
 impl<T: Callback> Drop for Registration<T> {
     /// Unregisters the callback, waits for running invocations of it to finish, then drops the
-    /// per-socket states it attached; the data goes after that. Sleeps, so it must not be dropped from inside the callback
-    /// itself (lockdep reports it), under a lock the callback takes, or in atomic context.
+    /// per-socket states it attached; the data goes after that. Sleeps, so it must not be
+    /// dropped from inside the callback itself (lockdep reports it), under a lock the callback
+    /// takes, or in atomic context.
     fn drop(&mut self) {
         // SAFETY: `id` is valid for the duration of the call and registered (type invariant).
         unsafe { cn_del_callback(&self.id) };
