@@ -16,14 +16,14 @@ NONZERO_EXIT=0x20000000
 listen() {
 	_name=$1
 	shift
-	cnctl proc --timeout-ms 7000 "$@" >/tmp/$_name.out 2>/tmp/$_name.err &
+	cnctl proc --timeout-ms 10000 "$@" >/tmp/$_name.out 2>/tmp/$_name.err &
 }
 # requested NAME [N]: waits until listener NAME has sent N requests (default 1).
 requested() {
 	_i=0
 	until [ "$(grep -c '^sent proc op=' /tmp/$1.err)" -ge "${2:-1}" ]; do
 		_i=$((_i + 1))
-		[ $_i -le 50 ] || fail "listener $1 sent no request"
+		[ $_i -le 100 ] || fail "listener $1 sent no request"
 		sleep 0.1
 	done
 }
@@ -39,7 +39,7 @@ listen exit --filter $EXIT
 listen nonzero --filter $NONZERO_EXIT
 listen nonzero_fork --filter $((NONZERO_EXIT | FORK))
 listen legacy --legacy
-listen ignoring --ignore-after-ms 2000
+listen ignoring --ignore-after-ms 4000
 for name in all fork exit nonzero nonzero_fork legacy ignoring; do requested $name; done
 
 sh -c 'exit 3' &
