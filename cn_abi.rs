@@ -18,6 +18,13 @@ use crate::{
 use core::{any::TypeId, mem::size_of};
 use kernel::{bindings, error::from_result, prelude::*, transmute::AsBytes};
 
+/// `value`, or the negative errno of the error: `from_result()` for the send paths, which the
+/// compiler does not inline there (it is every sender's path).
+#[inline(always)]
+fn errno_or(value: Result<c_int>) -> c_int {
+    value.unwrap_or_else(Error::to_errno)
+}
+
 /// The running connector, or `EAGAIN` (not loaded yet, or unloading).
 fn running() -> Result<&'static Connector> {
     connector().ok_or(EAGAIN)
@@ -190,7 +197,7 @@ pub unsafe extern "C" fn cn_netlink_send_mult(
             )
         }
     };
-    from_result(|| Ok(send()? as c_int))
+    errno_or(send().map(|sent| sent as c_int))
 }
 
 /// `int cn_netlink_send(struct cn_msg *msg, u32 portid, u32 group, gfp_t gfp_mask)`: sends one
@@ -308,7 +315,7 @@ pub unsafe extern "C" fn cn_rust_send(
         }
         .map(|_| ())
     };
-    from_result(|| send().map(|()| 0))
+    errno_or(send().map(|()| 0))
 }
 
 /// The allocation flags of the mask a Rust user passed: `GFP_KERNEL`, `GFP_KERNEL_ACCOUNT` and

@@ -359,6 +359,7 @@ impl Connector {
 
 impl NetlinkProtocol for Connector {
     /// A datagram sent to the connector by userspace.
+    #[inline]
     fn input(skb: &InSkb<'_>) {
         if let Some(connector) = connector() {
             connector.receive(skb);
