@@ -7,6 +7,8 @@
 #   make run             build, boot, and show the demo (tests/guest/demo.sh)
 #   make bench           our core against the C cn.ko and bare netlink on a non-debug kernel
 #                        (one boot instruction-counted, one on two CPUs; build/bench/table.md)
+#   make bench-profile   instructions per message by function, floor / C / ours
+#                        (QEMU's instruction log; build/bench-profile/profile.md)
 #   make fuzz            1,000,000 fuzzed datagrams (cnctl fuzz) on the non-debug kernel, then a
 #                        liveness check (FUZZ_SEED=S, default 1; FUZZ_COUNT=N)
 #   make clippy          the module builds (top level, tests/harness, tests/lockdep) with CLIPPY=1
@@ -28,7 +30,7 @@ endif
 
 RUSTFMT_FILES = $(wildcard $(CURDIR)/*.rs $(CURDIR)/tests/harness/*.rs $(CURDIR)/tests/lockdep/*.rs)
 
-.PHONY: all modules check run bench fuzz clippy fmt-check rust-analyzer readme-example clean
+.PHONY: all modules check run bench bench-profile fuzz clippy fmt-check rust-analyzer readme-example clean
 
 all: modules
 
@@ -43,6 +45,9 @@ run:
 
 bench:
 	@$(CURDIR)/scripts/bench
+
+bench-profile:
+	@$(CURDIR)/scripts/bench-profile
 
 fuzz:
 	@$(CURDIR)/scripts/fuzz

@@ -16,11 +16,7 @@
 use core::{marker::PhantomData, ptr::NonNull};
 #[cfg(CONFIG_PROC_FS)]
 use kernel::seq_file::SeqFile;
-use kernel::{
-    bindings,
-    error::{from_result, to_result},
-    prelude::*,
-};
+use kernel::{bindings, error::from_result, prelude::*};
 
 #[cfg(CONFIG_PROC_FS)]
 extern "C" {
@@ -276,7 +272,7 @@ impl KernelSocket {
     ) -> Result {
         // SAFETY: `sock` is valid (type invariant); the skb's ownership passes to netlink;
         // `filter` is safe to call by the safety requirements.
-        to_result(unsafe {
+        let err = unsafe {
             bindings::netlink_broadcast_filtered(
                 self.sock.as_ptr(),
                 skb.into_raw(),
@@ -286,7 +282,13 @@ impl KernelSocket {
                 filter,
                 filter_data,
             )
-        })
+        };
+        // `to_result()` is not inlined: this is the common case, without a call.
+        if err >= 0 {
+            Ok(())
+        } else {
+            Err(Error::from_errno(err))
+        }
     }
 
     /// Sends `skb` to the socket bound to `portid`. If its buffer is full, waits for room for at
@@ -339,18 +341,22 @@ impl OutSkb {
     /// Returns `EMSGSIZE` if the payload is larger than a netlink message can be, `ENOMEM` if
     /// the buffer cannot be allocated.
     #[inline]
-    pub fn new_done(
+    pub fn new_done<const N: usize>(
         seq: u32,
-        parts: &[&[u8]],
+        parts: &[&[u8]; N],
         dst_group: u32,
         gfp: bindings::gfp_t,
     ) -> Result<Self> {
+        // Saturating: an overflow is too large below, without a branch per part.
         let payload_len = parts
             .iter()
-            .try_fold(0usize, |sum, part| sum.checked_add(part.len()))
-            .ok_or(EMSGSIZE)?;
-        // Below `c_int::MAX`, the aligned size with the header fits the `c_uint` of the allocator.
-        let len = c_int::try_from(payload_len).map_err(|_| EMSGSIZE)?;
+            .fold(0usize, |sum, part| sum.saturating_add(part.len()));
+        // With the header and the alignment, at most `c_int::MAX`: fits the `c_int` of
+        // `__nlmsg_put()` and the `c_uint` of the allocator.
+        if payload_len > c_int::MAX as usize - NLMSG_HDRLEN - 3 {
+            return Err(EMSGSIZE);
+        }
+        let len = payload_len as c_int;
         let size = nlmsg_align(NLMSG_HDRLEN + payload_len);
         // SAFETY: Plain allocation; any size and mask are accepted.
         let raw = unsafe { bindings::__alloc_skb(size as c_uint, gfp, 0, bindings::NUMA_NO_NODE) };
@@ -419,7 +425,8 @@ unsafe fn netlink_cb(skb: *mut bindings::sk_buff) -> *mut bindings::netlink_skb_
 ///
 /// `skb` is a valid socket buffer from a netlink sender, owned by netlink and valid until the
 /// input function returns, which `'a` does not outlive; its linear data is the `len` bytes at
-/// `data` (`len` is 0 if the buffer is not linear, which netlink never does).
+/// `data`, which is 4-byte aligned if `len` is not 0 (`len` is 0 if the buffer is not linear or
+/// its data not aligned, which netlink's buffers never are).
 pub struct InSkb<'a> {
     skb: NonNull<bindings::sk_buff>,
     data: *mut u8,
@@ -439,7 +446,8 @@ impl InSkb<'_> {
         // SAFETY: The buffer is valid by the safety requirements; without paged data
         // (`data_len == 0`) its `len` bytes lie at `data`.
         let (data, len) = unsafe {
-            if (*raw).data_len != 0 {
+            // Netlink's buffers are linear with aligned data; anything else is treated as empty.
+            if (*raw).data_len != 0 || !((*raw).data as usize).is_multiple_of(4) {
                 ((*raw).data, 0)
             } else {
                 ((*raw).data, (*raw).len as usize)
@@ -473,15 +481,13 @@ impl InSkb<'_> {
             .is_some_and(|end| len >= NLMSG_HDRLEN && end <= self.len)
     }
 
-    /// A pointer to the payload of the netlink message of `len` bytes at `offset`, for handing
-    /// to a C callback; `None` if the message does not lie within this datagram.
+    /// The address of the payload of the netlink message at `offset`, for handing to a C
+    /// callback. Computing it is safe; what may be read through it is what the caller checked
+    /// in [`InSkb::data`] from `offset + NLMSG_HDRLEN` on (the connector: a `cn_msg` and its
+    /// data, when `Frame::parse` gave the frame at `offset` an id).
     #[inline]
-    pub fn payload_ptr(&self, offset: usize, len: usize) -> Option<NonNull<u8>> {
-        if !self.holds(offset, len) {
-            return None;
-        }
-        // SAFETY: The message, so its payload start, lies within the datagram's linear data.
-        NonNull::new(unsafe { self.data.add(offset + NLMSG_HDRLEN) })
+    pub fn payload_ptr(&self, offset: usize) -> *mut u8 {
+        self.data.wrapping_add(offset.wrapping_add(NLMSG_HDRLEN))
     }
 
     /// The sender's netlink parameters (portid, credentials).

@@ -223,11 +223,17 @@ impl<H> CallbackQueue<H> {
         // SAFETY: Alive while our count holds it, which the decrement gives up last.
         let state = unsafe { &(*entry.as_ptr()).state };
         if state.fetch_sub(1, Ordering::Release) == REMOVED | 1 {
-            // The last invocation of a removed entry: wake its remover. Taking the lock orders
-            // the wake-up after the remover's check of `state` and its going to sleep.
-            let _waits = self.waits.lock();
-            self.idle.notify_all();
+            self.wake_removers();
         }
+    }
+
+    /// Wakes the removers after the last invocation of a removed entry. Taking the lock orders
+    /// the wake-up after a remover's check of `state` and its going to sleep.
+    #[cold]
+    #[inline(never)]
+    fn wake_removers(&self) {
+        let _waits = self.waits.lock();
+        self.idle.notify_all();
     }
 }
 

@@ -24,7 +24,10 @@
 //! state in the core's own table (`cn_sockstate.rs`), never in `sk_user_data`, which C users may
 //! use as they do with the C connector.
 
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::{
+    ptr::NonNull,
+    sync::atomic::{AtomicPtr, Ordering},
+};
 use kernel::{
     bindings, new_mutex,
     prelude::*,
@@ -198,10 +201,17 @@ impl Connector {
     }
 
     /// Tells every request watching `id` about `event`.
+    #[inline]
     fn notify(&self, id: CbId, event: NotifyEvent) {
-        if !self.watched.load(ordering::Acquire) {
-            return;
+        if self.watched.load(ordering::Acquire) {
+            self.notify_watchers(id, event);
         }
+    }
+
+    /// The rare case of [`Connector::notify`]: somebody watches some id.
+    #[cold]
+    #[inline(never)]
+    fn notify_watchers(&self, id: CbId, event: NotifyEvent) {
         let msg = CnMsg {
             id,
             ack: event as u32,
@@ -241,10 +251,10 @@ impl Connector {
     /// only where sleeping is allowed.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    unsafe fn send(
+    unsafe fn send<const N: usize>(
         &self,
         header: &CnMsg,
-        parts: &[&[u8]],
+        parts: &[&[u8]; N],
         portid: u32,
         group: u32,
         gfp: bindings::gfp_t,
@@ -276,6 +286,7 @@ impl Connector {
 
     /// Handles a datagram from userspace: its first [`MAX_MSGS_PER_DATAGRAM`] messages, each
     /// acked if asked to; the others are only answered, with `EMSGSIZE`, if they ask.
+    #[inline(always)]
     fn receive(&self, skb: &InSkb<'_>) {
         let mut offset = 0;
         let mut handled = 0;
@@ -286,10 +297,8 @@ impl Connector {
             offset = frame.next;
             let result = if handled < MAX_MSGS_PER_DATAGRAM {
                 handled += 1;
-                match frame.id {
-                    Some(id) => self.dispatch(skb, frame, id, MAX_MSGS_PER_DATAGRAM - handled),
-                    None => Err(EINVAL),
-                }
+                // SAFETY: `Frame::parse` framed `frame` in `skb.data()`, just above.
+                unsafe { self.dispatch(skb, frame, MAX_MSGS_PER_DATAGRAM - handled) }
             } else {
                 Err(EMSGSIZE)
             };
@@ -299,26 +308,32 @@ impl Connector {
         }
     }
 
-    /// Calls the callback registered for `id` with the checked message `frame`, of which
-    /// `budget` more messages of the datagram may still be handled.
-    fn dispatch(&self, skb: &InSkb<'_>, frame: Frame, id: CbId, budget: usize) -> Result {
+    /// Calls the callback registered for the id of the message `frame` if it passed the checks
+    /// (`EINVAL` if not), `budget` more messages of the datagram being left to handle.
+    ///
+    /// # Safety
+    ///
+    /// `frame` was returned by [`Frame::parse`] over `skb.data()`.
+    #[inline(always)]
+    unsafe fn dispatch(&self, skb: &InSkb<'_>, frame: Frame, budget: usize) -> Result {
+        let id = frame.id.ok_or(EINVAL)?;
         let invocation = self.queue.invoke(id).ok_or(ENODEV)?;
-        let msg = skb
-            .payload_ptr(frame.offset, frame.len)
-            .ok_or(EINVAL)?
-            .cast::<CnMsg>();
+        // With an id, `Frame::parse` found a complete `cn_msg` with its data in the payload of
+        // the message at `frame.offset` within `skb.data()`, which is 4-byte aligned (`InSkb`
+        // invariant), as is every message's offset.
+        let msg = skb.payload_ptr(frame.offset).cast::<CnMsg>();
         let parms = skb.parms();
         match *invocation.handler() {
             Handler::Foreign(callback) => {
-                // SAFETY: `Frame::parse` checked that a complete `cn_msg` with its data lies at
-                // `msg`, 4-byte aligned like every netlink message; it and the sender's
-                // parameters stay valid during the call, and no Rust reference to them is live.
-                unsafe { callback(msg.as_ptr(), parms.as_ptr()) };
+                // SAFETY: A complete `cn_msg` with its data lies at `msg`, aligned, as said above;
+                // it and the sender's parameters stay valid during the call, and no Rust
+                // reference to them is live.
+                unsafe { callback(msg, parms.as_ptr()) };
             }
             Handler::Rust(RustCallback { callback, ctx }) => {
                 let delivery = Delivery {
                     id,
-                    msg: msg.as_ptr(),
+                    msg,
                     parms: parms.as_ptr(),
                     last_of_datagram: !cn_rx::more_for(skb.data(), frame.next, id, budget),
                 };
@@ -328,6 +343,7 @@ impl Connector {
                 unsafe { callback(ctx, &delivery) };
             }
             Handler::Control => {
+                let msg = NonNull::new(msg).ok_or(EINVAL)?;
                 // SAFETY: As above; nothing writes to the message while these views live, and the
                 // sending socket in the parameters is held by its `sendmsg()`, which runs us,
                 // during an invocation of the control id.

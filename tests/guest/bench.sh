@@ -10,13 +10,23 @@
 # message of each path (kmem tracepoints). Mode bench-smp (two CPUs, real time): the send and
 # broadcast rows from two pinned threads. Prints one line per row,
 # `mode=M round=R config=C <cnctl's result>`; a failed row prints a HARNESS-ERROR line instead.
+# Mode bench-profile (scripts/bench-profile: QEMU logs every executed instruction between the
+# markers): per configuration, `sym C ADDRESS NAME` lines for its modules' text symbols, then
+# for each profiled path two `cnctl bench` runs between `profile-start W` and `profile-stop W`
+# lines (profile_window).
 . /tests/lib.sh
 
 rounds=3
 case $1 in
 bench) mode=icount ;;
 bench-smp) mode=smp2 ;;
-*) fail "usage: bench.sh bench|bench-smp" ;;
+bench-profile)
+	mode=profile
+	rounds=1
+	profile_count=$(sed -n 's/.*bench_profile.count=\([0-9]*\).*/\1/p' /proc/cmdline)
+	exec 3</dev/ttyS2
+	;;
+*) fail "usage: bench.sh bench|bench-smp|bench-profile" ;;
 esac
 # Our lines only: the modules' load messages stay off the console.
 dmesg -n 1
@@ -159,6 +169,43 @@ settle() {
 	[ $mode = icount ] || return 0
 	sleep 6
 	shrink_slabs
+}
+
+# profile_window NAME COUNT KIND ARGS...: `cnctl bench KIND ARGS --count COUNT` while the host
+# logs every executed instruction: `profile-start NAME` (then waits for the host's line on
+# /dev/ttyS2, open as fd 3: logging is on), the run, `profile-stop NAME` (and waits again: logging
+# is off). The port stays open: opening it clears its input.
+profile_window() {
+	_name=$1
+	_n=$2
+	shift 2
+	echo "profile-start $_name"
+	read -r _go <&3
+	cnctl bench "$@" --count "$_n" --proto "$proto" >/dev/null ||
+		fail "cnctl bench $* failed ($config)"
+	echo "profile-stop $_name"
+	read -r _go <&3
+}
+
+# profile_path PATH KIND ARGS...: a warm-up, then windows of N and 2N runs of the path: the host
+# takes their difference, which leaves N and cancels what a cnctl run and the waits for the host
+# cost besides.
+profile_path() {
+	_path=$1
+	shift
+	cnctl bench "$@" --count 200 --proto "$proto" >/dev/null ||
+		fail "cnctl bench $* failed ($config)"
+	profile_window "$config-$_path-1" "$profile_count" "$@"
+	profile_window "$config-$_path-2" $((2 * profile_count)) "$@"
+}
+
+# profile_rows: the text symbols of the configuration's modules, then the profiled paths.
+profile_rows() {
+	awk -v c=$config '$2 ~ /^[tT]$/ && $4 ~ /^\[/ { print "sym", c, $1, $3 }' /proc/kallsyms
+	profile_path send send --size 0
+	profile_path send64 send --size 64
+	profile_path bcast bcast --size 0 --listeners 1
+	[ $config = floor ] || profile_path adddel adddel
 }
 
 round=1

@@ -13,6 +13,7 @@
 
 use std::io;
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -39,6 +40,19 @@ const REPLY_WAIT: Duration = Duration::from_secs(10);
 const WORK_WAIT: Duration = Duration::from_secs(30);
 /// How long a bcast listener waits for its next broadcast.
 const LISTEN_WAIT: Duration = Duration::from_secs(30);
+
+/// The port id of the first socket of a run; the others follow. Every run and
+/// every configuration binds the same port ids, so that the kernel's lookup
+/// of the destination socket, whose cost depends on which port ids share its
+/// hash bucket, costs the same in all of them (an automatic port id is the
+/// process id, new for every run).
+const FIRST_PORTID: u32 = 0x7c00_0000;
+
+/// The port id of the next socket of this run.
+fn next_portid() -> u32 {
+    static NEXT: AtomicU32 = AtomicU32::new(FIRST_PORTID);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
 
 /// The operation of a request: its cn_msg `ack` field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -332,7 +346,17 @@ impl BenchSock {
     /// after `wait`. On the main thread (errors become words here).
     fn open(proto: u32, wait: Duration) -> Res<BenchSock> {
         let mut sock = Socket::new(proto as isize).map_err(|e| socket_error(&e, proto))?;
-        sock.bind_auto().map_err(|e| Fatal::io(&e, Ctx::Bind))?;
+        match sock.bind(&SocketAddr::new(next_portid(), 0)) {
+            Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => {
+                eprintln!(
+                    "note: the benchmark's port ids are taken (another cnctl bench?): \
+                     automatic port ids, whose lookup cost varies from run to run"
+                );
+                sock.bind_auto().map(|_| ())
+            }
+            bound => bound,
+        }
+        .map_err(|e| Fatal::io(&e, Ctx::Bind))?;
         let tv = libc::timeval {
             tv_sec: wait.as_secs() as libc::time_t,
             tv_usec: libc::suseconds_t::from(wait.subsec_micros()),
@@ -626,7 +650,8 @@ fn run_bcast(o: &BenchOpts) -> Res<u8> {
         if !sock.set_rcvbuf(rcvbuf)? && i == 0 {
             eprintln!(
                 "note: SO_RCVBUFFORCE not permitted: SO_RCVBUF {rcvbuf} (capped by \
-                 net.core.rmem_max), listeners may overflow"
+                 net.core.rmem_max); the listeners read after the burst, so a burst \
+                 larger than that buffer overflows it"
             );
         }
         listeners.push(sock);
@@ -636,9 +661,17 @@ fn run_bcast(o: &BenchOpts) -> Res<u8> {
         requesters.push(BenchSock::open(o.proto, WORK_WAIT)?);
     }
 
+    // The listeners read once every burst has been sent (their receive
+    // buffers hold it all): their reads do not interleave with the sends, so
+    // the scheduler's choices, which a tiny change of path length can turn
+    // either way, do not weigh on the figure; what it measures is the
+    // same sum of sends and receives.
+    let drain = Arc::new(Barrier::new(o.listeners as usize + 1));
     let mut listen_handles = Vec::with_capacity(listeners.len());
     for (i, mut sock) in listeners.into_iter().enumerate() {
+        let drain = drain.clone();
         listen_handles.push(spawn(format!("listen{i}"), move || {
+            drain.wait();
             let mut got = 0u64;
             while got < total {
                 let n = match sock.recv() {
@@ -691,6 +724,7 @@ fn run_bcast(o: &BenchOpts) -> Res<u8> {
     // A failed request ends the program: the listeners it leaves waiting
     // end with it.
     join_all(req_handles)?;
+    drain.wait();
     let done = join_all(listen_handles)?;
     let end = done.into_iter().max().unwrap_or(start);
     let ns = nanos(end.saturating_duration_since(start));

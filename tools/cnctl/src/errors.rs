@@ -9,7 +9,7 @@ use std::io;
 pub enum Ctx {
     /// socket(PF_NETLINK, SOCK_DGRAM, NETLINK_CONNECTOR)
     Socket,
-    /// bind() to an automatic port id
+    /// bind() to a port id (automatic, or the benchmark's)
     Bind,
     /// NETLINK_ADD_MEMBERSHIP for a group
     Join(u32),
