@@ -297,7 +297,8 @@ impl Connector {
             offset = frame.next;
             let result = if handled < MAX_MSGS_PER_DATAGRAM {
                 handled += 1;
-                // SAFETY: `Frame::parse` framed `frame` in `skb.data()`, just above.
+                // SAFETY: `Frame::parse` framed `frame` in `skb.data()`, just above, at offset 0
+                // or at the `next` of the frame before: a multiple of 4.
                 unsafe { self.dispatch(skb, frame, MAX_MSGS_PER_DATAGRAM - handled) }
             } else {
                 Err(EMSGSIZE)
@@ -313,14 +314,15 @@ impl Connector {
     ///
     /// # Safety
     ///
-    /// `frame` was returned by [`Frame::parse`] over `skb.data()`.
+    /// `frame` was returned by [`Frame::parse`] over `skb.data()`, at an offset that is a
+    /// multiple of 4.
     #[inline(always)]
     unsafe fn dispatch(&self, skb: &InSkb<'_>, frame: Frame, budget: usize) -> Result {
         let id = frame.id.ok_or(EINVAL)?;
         let invocation = self.queue.invoke(id).ok_or(ENODEV)?;
         // With an id, `Frame::parse` found a complete `cn_msg` with its data in the payload of
         // the message at `frame.offset` within `skb.data()`, which is 4-byte aligned (`InSkb`
-        // invariant), as is every message's offset.
+        // invariant), as is `frame.offset` (our safety requirements).
         let msg = skb.payload_ptr(frame.offset).cast::<CnMsg>();
         let parms = skb.parms();
         match *invocation.handler() {

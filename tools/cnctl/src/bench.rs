@@ -13,7 +13,7 @@
 
 use std::io;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -53,6 +53,10 @@ fn next_portid() -> u32 {
     static NEXT: AtomicU32 = AtomicU32::new(FIRST_PORTID);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
+
+/// Set when one of the benchmark's port ids was taken: the rest of the run
+/// binds automatic port ids.
+static PORTIDS_TAKEN: AtomicBool = AtomicBool::new(false);
 
 /// The operation of a request: its cn_msg `ack` field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -346,17 +350,22 @@ impl BenchSock {
     /// after `wait`. On the main thread (errors become words here).
     fn open(proto: u32, wait: Duration) -> Res<BenchSock> {
         let mut sock = Socket::new(proto as isize).map_err(|e| socket_error(&e, proto))?;
-        match sock.bind(&SocketAddr::new(next_portid(), 0)) {
-            Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => {
-                eprintln!(
-                    "note: the benchmark's port ids are taken (another cnctl bench?): \
-                     automatic port ids, whose lookup cost varies from run to run"
-                );
-                sock.bind_auto().map(|_| ())
+        let bound = if PORTIDS_TAKEN.load(Ordering::Relaxed) {
+            sock.bind_auto().map(|_| ())
+        } else {
+            match sock.bind(&SocketAddr::new(next_portid(), 0)) {
+                Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => {
+                    PORTIDS_TAKEN.store(true, Ordering::Relaxed);
+                    eprintln!(
+                        "note: the benchmark's port ids are taken (another cnctl bench?): \
+                         automatic port ids, whose lookup cost varies from run to run"
+                    );
+                    sock.bind_auto().map(|_| ())
+                }
+                bound => bound,
             }
-            bound => bound,
-        }
-        .map_err(|e| Fatal::io(&e, Ctx::Bind))?;
+        };
+        bound.map_err(|e| Fatal::io(&e, Ctx::Bind))?;
         let tv = libc::timeval {
             tv_sec: wait.as_secs() as libc::time_t,
             tv_usec: libc::suseconds_t::from(wait.subsec_micros()),
