@@ -2,14 +2,10 @@
 
 //! The C edge of the connector core: the functions that `connector.ko` exports.
 //!
-//! `include/linux/connector.h` declares four (`cn_add_callback()`, `cn_del_callback()`,
-//! `cn_netlink_send_mult()`, `cn_netlink_send()`); `cn_netlink_send_multi()` is the name of the
-//! original documentation; the others serve the safe Rust API (`connector_api.rs`): registration
-//! with a context, sending a header and separate data, and the table of per-socket states. Each
-//! checks its pointers, turns them into references and calls the [`Connector`]; errors stay
-//! `Result` until the return here, where they become a negative errno. `cn_exports.c` exports
-//! them to other modules (`EXPORT_SYMBOL_GPL`); the consumer API's declarations are checked
-//! against these definitions below.
+//! Those of `include/linux/connector.h`, `cn_netlink_send_multi()` of the original documentation,
+//! and those of the safe Rust API (`connector_api.rs`, whose declarations are checked against
+//! these below), exported by `cn_exports.c`. Each checks its pointers and calls the
+//! [`Connector`]; errors stay `Result` until the return, where they become a negative errno.
 
 use crate::{
     cn_netlink, connector, connector_api::StateDropFn, connector_api::StateVisitFn, CbId, CnMsg,
@@ -55,26 +51,13 @@ unsafe fn add(
     let (id, name) = unsafe { (*id, CStr::from_char_ptr(name)) };
     connector
         .add_callback(id, name.to_bytes(), handler)
-        .inspect_err(|e| {
-            pr_err!(
-                "{}: cannot register {}:{}: {:?}\n",
-                caller,
-                id.idx,
-                id.val,
-                e
-            )
-        })
+        .inspect_err(|e| pr_err!("{caller}: cannot register {}:{}: {e:?}\n", id.idx, id.val))
 }
 
 /// `int cn_add_callback(const struct cb_id *id, const char *name, void (*callback)(struct cn_msg *,
-/// struct netlink_skb_parms *))`: registers `callback` for `id`.
-///
-/// Returns 0, `-EINVAL` if `id` is taken (or an argument is null), `-ENOMEM`, or `-EAGAIN`
-/// if the connector is not running. May sleep.
-///
-/// The callback runs in the sending task, without locks held. `cn_del_callback()` waits for its
-/// running invocations: a callback that blocks (e.g. sleeps for a full receiver, or on a lock
-/// held by whoever unregisters it) keeps `cn_del_callback()` waiting as long.
+/// struct netlink_skb_parms *))`: registers `callback` for `id`; it runs in the sending task,
+/// without locks held. Returns 0, `-EINVAL` if `id` is taken (or an argument is null), `-ENOMEM`,
+/// or `-EAGAIN` if the connector is not running. May sleep.
 ///
 /// # Safety
 ///
@@ -116,8 +99,9 @@ pub unsafe extern "C" fn cn_add_rust_callback(
 
 /// `void cn_del_callback(const struct cb_id *id)`: unregisters the callback for `id`.
 ///
-/// Returns once no invocation of the callback is running any more, so its module may unload
-/// right after. Sleeps: not for atomic context, nor for the callback being removed.
+/// Returns once no invocation of it is running, so its module may unload right after: a callback
+/// that blocks (for a full receiver, on a lock held by the caller) keeps it waiting as long.
+/// Sleeps: not for atomic context, nor for the callback being removed.
 ///
 /// # Safety
 ///
@@ -138,16 +122,12 @@ pub unsafe extern "C" fn cn_del_callback(id: *const CbId) {
 /// `int cn_netlink_send_mult(struct cn_msg *msg, u16 len, u32 portid, u32 group, gfp_t gfp_mask,
 /// netlink_filter_fn filter, void *filter_data)`: sends `sizeof(*msg) + len` bytes at `msg`.
 ///
-/// To `portid` if non-zero, to `group` if non-zero (both: broadcast except `portid`), else to the
-/// group of the callback registered for `msg->id` (`-ENODEV` if none). `-ESRCH` without portid
-/// when nobody listens. Returns 0 (broadcast), the bytes sent (to a port) or a negative errno.
-/// Callable in any context with an atomic `gfp_mask`.
-///
-/// To a port whose receive buffer is full, it waits for room as in C if `gfp_mask` allows
-/// sleeping, but at most [`cn_netlink::UNICAST_WAIT_MS`] (C: for ever); then, or at once with an
-/// atomic mask, the message is dropped (`-EAGAIN`) and the receiver sees `ENOBUFS`. So a sender
-/// that never reads cannot hold a callback that answers it, and the unloading of its module, for
-/// ever.
+/// The routing of every send: to `portid` if non-zero, to `group` if non-zero (both: broadcast
+/// except `portid`), else to the group of the callback registered for `msg->id` (`-ENODEV` if
+/// none); `-ESRCH` without portid when nobody listens. Returns 0 (broadcast), the bytes sent (to a
+/// port) or a negative errno. Any context, with an atomic `gfp_mask`. To a full port it waits for
+/// room if `gfp_mask` allows sleeping, as in C, but at most [`cn_netlink::UNICAST_WAIT_MS`] (C:
+/// for ever); then, or at once, the message is dropped (`-EAGAIN`) and the receiver sees `ENOBUFS`.
 ///
 /// # Safety
 ///
@@ -256,11 +236,10 @@ pub unsafe extern "C" fn cn_netlink_send_multi(
 
 /// `int cn_rust_send(const struct cn_msg *header, const void *data, size_t len, u32 portid,
 /// u32 group, gfp_t gfp_mask, netlink_filter_fn filter, void *filter_data)`: the send of the
-/// safe Rust API. Sends `*header` followed by the `len` bytes at `data` (the socket buffer is
-/// built from both: the caller needs no buffer of its own; the header's `len` is set to `len`),
-/// routed as by
-/// [`cn_netlink_send_mult`] but never waiting for room at a port. Returns 0 or a negative errno
-/// (`-EMSGSIZE` for more than `u16::MAX` bytes of data).
+/// safe Rust API. Sends `*header`, its `len` set to `len`, followed by the `len` bytes at `data`
+/// (the socket buffer is built from both), routed as by [`cn_netlink_send_mult`] but never
+/// waiting for room at a port. Returns 0 or a negative errno (`-EMSGSIZE` for more than
+/// `u16::MAX` bytes of data).
 ///
 /// # Safety
 ///
@@ -343,9 +322,7 @@ unsafe fn state_key(
         return None;
     }
     // SAFETY: Non-null, hence valid by the safety requirements.
-    Some((sk as usize, unsafe { *owner }, unsafe {
-        *type_id.cast::<TypeId>()
-    }))
+    Some(unsafe { (sk as usize, *owner, *type_id.cast::<TypeId>()) })
 }
 
 /// `void *cn_sock_state_get(struct sock *sk, const struct cb_id *owner, const void *type_id)`:

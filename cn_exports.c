@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The exports of connector.ko. The functions are defined in Rust (cn_abi.rs); they are exported
- * here, as the kernel exports its own Rust code (rust/exports.c), so that modpost lists them
- * (with their CRCs under CONFIG_MODVERSIONS) and other modules link against them.
+ * The exports of connector.ko, defined in Rust (cn_abi.rs) and exported here as the kernel
+ * exports its own Rust code (rust/exports.c), so that modpost lists them (with their CRCs).
  */
 
 #include <linux/connector.h>
@@ -14,10 +13,7 @@ EXPORT_SYMBOL_GPL(cn_del_callback);
 EXPORT_SYMBOL_GPL(cn_netlink_send_mult);
 EXPORT_SYMBOL_GPL(cn_netlink_send);
 
-/*
- * The name and prototype of the connector's original documentation, and what the safe Rust API
- * (connector_api.rs) uses; not in connector.h, so declared here.
- */
+/* Not in connector.h: the original documentation's name, and the safe Rust API's functions. */
 struct cn_delivery;
 struct sock;
 int cn_netlink_send_multi(struct cn_msg *msg, u16 len, u32 portid, u32 group, gfp_t gfp_mask);

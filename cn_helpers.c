@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The C helpers of the connector core: the few things the kernel crate does not bind, each a
- * static inline, a macro or a field of a structure that the Rust bindings see as opaque.
- * Rust reaches them through cn_netlink.rs (sockets) and cn_waitmap.rs (the wait map).
+ * What the kernel crate does not bind (static inlines, macros, fields of structures opaque to
+ * Rust), for cn_netlink.rs (sockets) and cn_waitmap.rs (the wait map).
  */
 
 #include <linux/connector.h>
@@ -25,8 +24,7 @@ void cn_wait_map_release(struct cn_wait_map *map);
 /*
  * For a release hook: kfree() the sk_user_data of the socket @sk being released if it is a
  * member of the multicast @group (1-based; @groups is its group bitmap or NULL), as the C
- * connector's release hook does for the process events group, where C users keep kmalloc()ed
- * memory.
+ * connector's release hook does for the process events group.
  */
 void cn_sock_kfree_user_data_if_member(struct sock *sk, unsigned long *groups,
 				       unsigned int group)
@@ -53,11 +51,8 @@ void cn_cond_resched(void)
 }
 
 /*
- * What lockdep knows of the wait for a callback's invocations: each callback has a map of its
- * own class, held while an invocation runs and taken, empty-handed, before cn_del_callback()
- * waits (as flush_work() does for a work item). So a callback that deletes its own id, or a
- * caller that deletes it under a lock that the callback takes, is reported by lockdep instead
- * of hanging silently. Without CONFIG_LOCKDEP the structure is empty and the calls do nothing.
+ * The lockdep map of the wait for a callback's invocations, with a class of its own: see WaitMap
+ * in cn_waitmap.rs. Without CONFIG_LOCKDEP the structure is empty and the calls do nothing.
  */
 struct cn_wait_map {
 	struct lock_class_key key;

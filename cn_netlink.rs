@@ -1,17 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The connector core's raw edge: the netlink kernel socket, socket buffers, and the
-//! `/proc/net` entry. Every call into netlink, skbuff and procfs C code is in this file; the rest
-//! of the core is safe Rust over these types.
-//!
-//! The edge knows netlink, not the connector protocol above it: a protocol implements
-//! [`NetlinkProtocol`] (and [`SeqShow`] for its `/proc` file), whose C hooks an adapter
-//! generates, and hands its messages over as byte slices.
-//!
-//! The static inlines the kernel crate does not bind (`nlmsg_new()`, `nlmsg_put()`,
-//! `nlmsg_hdr()`, `NETLINK_CB()`) are expressed here over the bound fields and functions; what
-//! needs a field of the opaque `struct sock` or a macro comes from the C helpers in
-//! `cn_helpers.c`.
+//! The connector core's kernel edge: the netlink kernel socket, socket buffers and the `/proc/net`
+//! entry. Every call into netlink, skbuff and procfs C code is here; the rest of the core is safe
+//! Rust over these types. It knows netlink, not the connector: a protocol implements
+//! [`NetlinkProtocol`] (and [`SeqShow`] for its `/proc` file), whose C hooks an adapter generates.
+//! The static inlines the kernel crate does not bind (`nlmsg_put()`, `NETLINK_CB()`, ...) are
+//! written here; fields of the opaque `struct sock` and macros are reached via `cn_helpers.c`.
 
 use core::{marker::PhantomData, ptr::NonNull};
 #[cfg(CONFIG_PROC_FS)]
@@ -48,8 +42,7 @@ pub const fn nlmsg_align(len: usize) -> usize {
     (len + MASK) & !MASK
 }
 
-/// The size of a netlink message header, aligned (`NLMSG_HDRLEN`): where a message's payload
-/// starts.
+/// `NLMSG_HDRLEN`: the aligned size of a netlink message header, where its payload starts.
 pub const NLMSG_HDRLEN: usize = nlmsg_align(core::mem::size_of::<bindings::nlmsghdr>());
 
 /// The longest a message to a port waits for room at its receiver, when its sender allows
@@ -68,9 +61,8 @@ pub fn cond_resched() {
     unsafe { cn_cond_resched() }
 }
 
-/// A netlink protocol served by a [`KernelSocket`]: what its netlink hooks do.
-///
-/// The hooks get no context pointer: a protocol that needs state reaches it through a static.
+/// A netlink protocol served by a [`KernelSocket`]: what its netlink hooks do. They get no
+/// context pointer: a protocol that needs state reaches it through a static.
 pub trait NetlinkProtocol {
     /// Handles a datagram that userspace sent to the kernel socket. Runs in the sending task's
     /// process context (inside its `sendmsg()`), without locks held.
@@ -85,9 +77,7 @@ pub trait NetlinkProtocol {
 }
 
 /// Generates the C hooks of a [`NetlinkProtocol`] and the show function of a [`SeqShow`].
-struct Adapter<T> {
-    _p: PhantomData<T>,
-}
+struct Adapter<T>(PhantomData<T>);
 
 impl<T: NetlinkProtocol> Adapter<T> {
     /// The netlink input function.
@@ -117,10 +107,7 @@ impl<T: NetlinkProtocol> Adapter<T> {
             net,
             _lifetime: PhantomData,
         };
-        from_result(|| {
-            T::bind(&net, u32::try_from(group).map_err(|_| EINVAL)?)?;
-            Ok(0)
-        })
+        from_result(|| T::bind(&net, u32::try_from(group).map_err(|_| EINVAL)?).map(|()| 0))
     }
 
     /// The netlink release hook.
@@ -171,8 +158,7 @@ pub struct ReleasedSocket<'a> {
 }
 
 impl ReleasedSocket<'_> {
-    /// The socket's identity: its address, which no other live socket has (the value of
-    /// `sk as usize` for a raw `struct sock *sk`).
+    /// The socket's identity: its address (`sk as usize`), which no other live socket has.
     pub fn key(&self) -> usize {
         self.sk as usize
     }
@@ -210,11 +196,9 @@ unsafe impl Sync for KernelSocket {}
 
 impl KernelSocket {
     /// Creates the kernel socket for netlink `unit` with `groups` multicast groups, whose hooks
-    /// call those of `T`.
-    ///
-    /// Returns `EBUSY` if the unit already has a kernel socket in `init_net` (e.g. the in-tree
-    /// connector is loaded) or netlink could not allocate it (it does not say which). Messages to
-    /// a port wait for room at most [`UNICAST_WAIT_MS`] (the socket's send timeout).
+    /// call those of `T`; messages to a port wait for room at most [`UNICAST_WAIT_MS`] (its send
+    /// timeout). `EBUSY` if the unit already has a kernel socket in `init_net` (e.g. the in-tree
+    /// connector is loaded) or netlink could not allocate it (it does not say which).
     pub fn new<T: NetlinkProtocol>(
         unit: u32,
         groups: u32,
@@ -252,10 +236,8 @@ impl KernelSocket {
         unsafe { bindings::netlink_has_listeners(self.sock.as_ptr(), group) != 0 }
     }
 
-    /// Broadcasts `skb` to `group`, except to `portid`, through `filter`.
-    ///
-    /// Errors as `netlink_broadcast_filtered()`: `ESRCH` if nobody got it, `ENOBUFS` if a
-    /// listener lost it for want of room.
+    /// Broadcasts `skb` to `group`, except to `portid`, through `filter`. Errors as
+    /// `netlink_broadcast_filtered()`: `ESRCH` if nobody got it, `ENOBUFS` if a listener lost it.
     ///
     /// # Safety
     ///
@@ -291,11 +273,9 @@ impl KernelSocket {
         }
     }
 
-    /// Sends `skb` to the socket bound to `portid`. If its buffer is full, waits for room for at
-    /// most [`UNICAST_WAIT_MS`] if `may_wait`; then, or at once, the message is lost and the
-    /// receiver sees `ENOBUFS` on its next read, as with a broadcast.
-    ///
-    /// Returns the number of bytes sent, or the error of `netlink_unicast()` (`EAGAIN` for a
+    /// Sends `skb` to the socket bound to `portid`. If its buffer is full, waits for room at most
+    /// [`UNICAST_WAIT_MS`] if `may_wait`; then, or at once, the message is lost and the receiver
+    /// sees `ENOBUFS`. Returns the bytes sent, or the error of `netlink_unicast()` (`EAGAIN` for a
     /// full receiver, `ECONNREFUSED` for no such port).
     ///
     /// # Safety
@@ -334,12 +314,9 @@ pub struct OutSkb {
 }
 
 impl OutSkb {
-    /// Builds a buffer holding one `NLMSG_DONE` message with sequence number `seq`, a payload
-    /// made of `parts` one after the other, and `dst_group` in its netlink control block
-    /// (`nlmsg_new()` + `nlmsg_put()` + a copy of each part).
-    ///
-    /// Returns `EMSGSIZE` if the payload is larger than a netlink message can be, `ENOMEM` if
-    /// the buffer cannot be allocated.
+    /// Builds a buffer holding one `NLMSG_DONE` message with sequence number `seq`, the `parts`
+    /// one after the other as payload, and `dst_group` in its control block (`nlmsg_new()` +
+    /// `nlmsg_put()` + copies). `EMSGSIZE` if the payload is too large for netlink, `ENOMEM`.
     #[inline]
     pub fn new_done<const N: usize>(
         seq: u32,
@@ -472,19 +449,10 @@ impl InSkb<'_> {
         unsafe { core::slice::from_raw_parts(self.data, self.len) }
     }
 
-    /// Whether a netlink message of `len` bytes (its `nlmsg_len`, header included) at `offset`
-    /// lies within this datagram.
-    #[inline]
-    fn holds(&self, offset: usize, len: usize) -> bool {
-        offset
-            .checked_add(len)
-            .is_some_and(|end| len >= NLMSG_HDRLEN && end <= self.len)
-    }
-
-    /// The address of the payload of the netlink message at `offset`, for handing to a C
-    /// callback. Computing it is safe; what may be read through it is what the caller checked
-    /// in [`InSkb::data`] from `offset + NLMSG_HDRLEN` on (the connector: a `cn_msg` and its
-    /// data, when `Frame::parse` gave the frame at `offset` an id).
+    /// The address of the payload of the netlink message at `offset`, for a C callback. Computing
+    /// it is safe; what may be read through it is what the caller checked in [`InSkb::data`] from
+    /// `offset + NLMSG_HDRLEN` on (the connector: a `cn_msg` and its data, if `Frame::parse` gave
+    /// the frame at `offset` an id).
     #[inline]
     pub fn payload_ptr(&self, offset: usize) -> *mut u8 {
         self.data.wrapping_add(offset.wrapping_add(NLMSG_HDRLEN))
@@ -497,10 +465,11 @@ impl InSkb<'_> {
     }
 
     /// Sends the sender a netlink ack (for `Ok`) or error for the netlink message of `len` bytes
-    /// at `offset`; nothing if the message does not lie within this datagram.
+    /// (its `nlmsg_len`) at `offset`; nothing if that does not lie within this datagram.
     #[cold]
     pub fn ack(&self, offset: usize, len: usize, result: Result) {
-        if !self.holds(offset, len) {
+        let within = offset.checked_add(len).is_some_and(|end| end <= self.len);
+        if len < NLMSG_HDRLEN || !within {
             return;
         }
         let err = result.err().map_or(0, Error::to_errno);
@@ -532,10 +501,7 @@ impl<T: SeqShow> Adapter<T> {
         // SAFETY: The `seq_file` code passes the file being shown, valid during the call and used
         // by this task only (under the file's lock); the reference does not outlive the call.
         let m = unsafe { SeqFile::from_raw(m) };
-        from_result(|| {
-            T::show(m)?;
-            Ok(0)
-        })
+        from_result(|| T::show(m).map(|()| 0))
     }
 }
 

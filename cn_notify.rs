@@ -2,13 +2,11 @@
 
 //! Notification requests: who wants to hear when callbacks are added or removed.
 //!
-//! A control message sent to the core's control id carries a `struct cn_ctl_msg`
-//! (`idx_notify_num`, `val_notify_num`, `group`, `len`, all `u32`) followed by `idx_notify_num`
-//! `struct cn_notify_req` (`first`, `range`) ranges for the index, then `val_notify_num` for the
-//! value. A non-zero `group` adds the request; group zero removes the equal request. Whenever a
-//! callback whose index and value both fall in one of a request's ranges is added or removed, a
-//! message with that callback's id, `ack` [`NotifyEvent::Added`] or [`NotifyEvent::Removed`] and
-//! no data goes to the request's group.
+//! A control message to the core's control id carries a `struct cn_ctl_msg` followed by its
+//! ranges ([`NotifyRange`]): first for the index, then for the value. A non-zero `group` adds the
+//! request, group zero removes the equal one. Whenever a callback whose index and value both fall
+//! in one of a request's ranges is added or removed, a message with its id, `ack`
+//! [`NotifyEvent::Added`] or [`NotifyEvent::Removed`] and no data goes to the request's group.
 
 use crate::connector_api::{CbId, CN_GROUPS};
 use core::mem::size_of;
@@ -17,17 +15,15 @@ use kernel::{
     transmute::{AsBytes, FromBytes},
 };
 
-/// `struct cn_ctl_msg`: the head of a control message, followed by `len` bytes of ranges.
+/// `struct cn_ctl_msg`: the head of a control message, followed by `len` bytes of ranges,
+/// `idx_notify_num` for the index, then `val_notify_num` for the value; notifications go to
+/// `group`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 struct CnCtlMsg {
-    /// How many index ranges come first.
     idx_notify_num: u32,
-    /// How many value ranges follow them.
     val_notify_num: u32,
-    /// The group notifications go to; 0 removes the equal request.
     group: u32,
-    /// The size of the ranges that follow.
     len: u32,
 }
 
@@ -93,11 +89,6 @@ impl NotifyRequest {
         self.idx.iter().any(|r| r.contains(id.idx)) && self.val.iter().any(|r| r.contains(id.val))
     }
 
-    /// Whether both requests name the same ranges (the group does not count).
-    fn same_ranges(&self, other: &Self) -> bool {
-        self.idx == other.idx && self.val == other.val
-    }
-
     /// Parses the data of a control message.
     ///
     /// `EINVAL` for anything malformed: a short header, `len` not matching the ranges announced
@@ -144,7 +135,9 @@ impl NotifyRequests {
     /// is not, `ENOSPC` when [`MAX_REQUESTS`] are in force.
     pub fn apply(&mut self, request: NotifyRequest) -> Result {
         let existing = self.requests.iter().position(|r| {
-            r.same_ranges(&request) && (request.group == 0 || r.group == request.group)
+            r.idx == request.idx
+                && r.val == request.val
+                && (request.group == 0 || r.group == request.group)
         });
         match (request.group, existing) {
             (0, Some(pos)) => {

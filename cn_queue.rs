@@ -2,23 +2,17 @@
 
 //! The connector's callback queue: registered callbacks keyed by [`CbId`].
 //!
-//! The queue is an RCU list: a lookup takes no lock and writes only the in-flight count of the
-//! entry it finds, so the receive path (any context, any number of CPUs) neither disables
-//! interrupts nor shares a cache line with other ids' traffic. Registration and removal, which
-//! are rare and sleep, are serialised by a mutex that readers never take.
+//! An RCU list: a lookup takes no lock and writes only the in-flight count of the entry it finds,
+//! so the receive path (any context, any CPU) neither disables interrupts nor shares a cache line
+//! with other ids' traffic. Registration and removal (rare, sleeping) take a mutex that readers
+//! never take. No lock is held while a callback runs: a lookup hands out an [`Invocation`] that
+//! counts the entry as running, and removing an entry waits until none is left; lockdep sees
+//! that wait ([`WaitMap`]).
 //!
-//! No lock is held while a callback runs: a lookup hands out an [`Invocation`] that counts the
-//! entry as running. Removing an entry waits until no invocation of it is left, so a module may
-//! unload right after unregistering. Lockdep sees each entry's invocations as a lock of the
-//! entry's own class ([`WaitMap`]), so removing an entry from its own callback, or under a lock
-//! its callback takes, is reported instead of hanging.
-//!
-//! The fields a message touches (the list links and the in-flight counts) are `core` atomics with
-//! acquire/release orderings, which compile to single instructions (`mov`, `lock xadd` on x86),
-//! the same as the kernel's C atomics: the kernel crate's `Atomic` calls two out-of-line C
-//! helpers per operation unless `CONFIG_RUST_INLINE_HELPERS` is set (off by default): about 45
-//! instructions per message, measured with `make bench`. They are accessed only from this file,
-//! never mixed with plain accesses nor with C.
+//! The fields a message touches (list links, in-flight counts) are `core` atomics with
+//! acquire/release orderings, single instructions like the kernel's C atomics (the kernel crate's
+//! `Atomic` calls out-of-line C helpers without `CONFIG_RUST_INLINE_HELPERS`: about 45
+//! instructions per message). Only this file accesses them, never mixed with plain accesses or C.
 
 use crate::cn_waitmap::WaitMap;
 use crate::connector_api::{CbId, CN_CBQ_NAMELEN};
@@ -45,7 +39,7 @@ const REMOVED: u32 = 1 << 31;
 /// Allocated by [`KBox`] and linked into at most one queue. `wait_map` is dropped once, by the
 /// first remover, after the last invocation and every other remover are done, when the node is
 /// unlinked; its memory is freed after an RCU grace period (through `rcu`), so that readers that
-/// still see the node can read `next`, `id`, `name`, `group` and `state`.
+/// still see the node can read `next`, `id`, `name` and `state`.
 #[repr(C)]
 pub struct CallbackEntry<H> {
     /// For freeing the node after the readers that may still see it. First: `kvfree_rcu` needs
@@ -54,7 +48,6 @@ pub struct CallbackEntry<H> {
     /// The next node of the list, or null. Written under the queue's `registry`, read under RCU.
     next: AtomicPtr<CallbackEntry<H>>,
     id: CbId,
-    group: u32,
     /// Number of running invocations, plus [`REMOVED`] once the entry is being removed. Only
     /// removers set [`REMOVED`], under the queue's `registry`.
     state: AtomicU32,
@@ -77,11 +70,6 @@ impl<H> CallbackEntry<H> {
     /// The callback's name: NUL-terminated, at most `CN_CBQ_NAMELEN - 1` bytes before the NUL.
     pub fn name(&self) -> &[u8; CN_CBQ_NAMELEN] {
         &self.name
-    }
-
-    /// The netlink group that messages for this callback are broadcast to.
-    pub fn group(&self) -> u32 {
-        self.group
     }
 
     /// Whether the entry is not being removed.
@@ -125,10 +113,8 @@ impl<H> Drop for Invocation<'_, H> {
     }
 }
 
-/// The callback queue.
-///
-/// `H` is what is called for a message: in the core, a C function pointer or the core's own
-/// handler; plain data, never dropped.
+/// The callback queue. `H` is what is called for a message (the core's `Handler`): plain data,
+/// never dropped.
 ///
 /// # Invariants
 ///
@@ -248,10 +234,8 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
         })
     }
 
-    /// Adds a callback for `id`, named `name` (truncated to `CN_CBQ_NAMELEN - 1` bytes).
-    ///
-    /// Its group is `id.idx`. Fails with `EINVAL` if `id` is already registered, or still being
-    /// removed.
+    /// Adds a callback for `id`, named `name` (truncated to `CN_CBQ_NAMELEN - 1` bytes). `EINVAL`
+    /// if `id` is already registered, or still being removed.
     pub fn add(&self, id: CbId, name: &[u8], handler: H) -> Result {
         let mut stored = [0u8; CN_CBQ_NAMELEN];
         let kept = name.len().min(CN_CBQ_NAMELEN - 1);
@@ -261,7 +245,6 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
             CallbackEntry {
                 next: AtomicPtr::new(ptr::null_mut()),
                 id,
-                group: id.idx,
                 state: AtomicU32::new(0),
                 other_removers: AtomicU32::new(0),
                 name: stored,
@@ -291,15 +274,13 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
     }
 
     /// Removes the callback for `id`: no invocation of it starts any more; once none is running,
-    /// `retire` is called, then the entry is unlinked and the id is free again. Until then the id
-    /// stays taken, so that `retire` (which drops what the callback left behind) cannot meet a new
-    /// registration of it. If no invocation runs and `nothing_to_retire` (called under the
-    /// queue's `registry`) says so, the entry is unlinked at once, without `retire`.
+    /// `retire` (which drops what the callback left behind) is called, then the entry is unlinked
+    /// and the id is free again; until then no new registration of it can meet `retire`. If none
+    /// runs and `nothing_to_retire` (called under `registry`) says so, it is unlinked at once.
     ///
-    /// Returns whether this call removed the callback. A concurrent removal of the same id also
-    /// waits until no invocation is running, but returns `false` (and may return before `retire`
-    /// is done). Sleeps: must not be called from atomic context nor from the callback being
-    /// removed (lockdep reports that).
+    /// Returns whether this call removed it: a concurrent removal of the id also waits for the
+    /// invocations, but returns `false` (maybe before `retire` is done). Sleeps: not from atomic
+    /// context nor from the callback being removed (lockdep reports that).
     pub fn remove(
         &self,
         id: CbId,
@@ -409,14 +390,11 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
         Some(invocation)
     }
 
-    /// The group of the callback registered for `id`.
+    /// The group of the callback registered for `id`: its `idx`, as in C.
     pub fn group_of(&self, id: CbId) -> Option<u32> {
         let rcu = rcu::read_lock();
-        let group = self
-            .entries(&rcu)
-            .find(|e| e.id == id && e.is_live())
-            .map(|e| e.group);
-        group
+        let live = self.entries(&rcu).any(|e| e.id == id && e.is_live());
+        live.then_some(id.idx)
     }
 
     /// Calls `f` for every registered entry (not those being removed), in registration order,
@@ -436,9 +414,8 @@ impl<H> PinnedDrop for CallbackQueue<H> {
         let mut next = self.head.load(Ordering::Relaxed);
         while !next.is_null() {
             // SAFETY: A node of the list (type invariant), no longer reachable by anybody.
-            let entry = unsafe { KBox::from_raw(next) };
+            let mut entry = unsafe { KBox::from_raw(next) };
             next = entry.next.load(Ordering::Relaxed);
-            let mut entry = entry;
             // SAFETY: Dropped once, here; the node is freed with it.
             unsafe { ManuallyDrop::drop(&mut entry.wait_map) };
         }

@@ -2,20 +2,16 @@
 
 //! The receive path's checks.
 //!
-//! Walks the netlink messages of a datagram sent to the connector and decides, for each, whether
-//! it carries a complete `cn_msg`. Everything here works on plain byte slices so that it can be
-//! tested without a socket.
+//! Walks the netlink messages of a datagram and decides, for each, whether it carries a complete
+//! `cn_msg`; on plain byte slices, so that it can be tested without a socket.
 
 use crate::cn_netlink::{nlmsg_align, NLMSG_HDRLEN};
 use crate::connector_api::{CbId, CnMsg, CN_MSG_HDRLEN, CONNECTOR_MAX_MSG_SIZE};
 use kernel::{prelude::*, transmute::FromBytes};
 
-/// The most messages of one datagram that the core hands to callbacks. The others are dropped,
-/// each with an `EMSGSIZE` error ack if it asks for an ack (`NLM_F_ACK`).
-///
-/// The C connector handles only the first message of a datagram; a few dozen let a sender batch
-/// its requests, while a datagram crafted with thousands of messages costs the kernel no more
-/// than this many callback runs.
+/// The most messages of one datagram that the core hands to callbacks (C: the first only); the
+/// others are dropped, each acked with `EMSGSIZE` if it asks (`NLM_F_ACK`). Enough for a sender to
+/// batch, while a datagram of thousands of messages costs no more than this many callback runs.
 pub const MAX_MSGS_PER_DATAGRAM: usize = 64;
 
 /// `struct nlmsghdr`, as it lies on the wire. The receive path reads its length and flags.

@@ -2,21 +2,18 @@
 
 //! Per-socket state of the connector's Rust users, owned by the core.
 //!
-//! A callback may keep state per userspace socket that sends to it (the process events
-//! connector keeps each listener's subscription). The C connector's users put such state in the
-//! socket's `sk_user_data`, where any other module can overwrite it or mistake it for its own;
-//! the core keeps Rust users' state in a table of its own instead, keyed by socket and by the
-//! callback id that owns the state, and tagged with the state's type. Nothing else writes to the
-//! table, and a lookup only returns state of the type asked for.
+//! A callback may keep state per userspace socket that sends to it (the process events connector
+//! keeps each listener's subscription). C users put such state in `sk_user_data`, where another
+//! module can overwrite it or take it for its own; the core keeps Rust users' states in a table of
+//! its own, keyed by socket and owning callback id, and tagged with the state's type.
 //!
-//! A state lives until its socket is released ([`SocketStates::release_socket`], from the netlink
-//! release hook) or its owner unregisters ([`SocketStates::purge_owner`], after the owner's last
-//! invocation, while its id is still taken), whichever comes first. It is unlinked under the
-//! table's lock and dropped by its owner's drop function after the lock is released, in process
-//! context; an owner's purge waits for the drops that socket releases have in flight, so that no
-//! drop function of a module runs once its unregistration has returned.
+//! A state lives until its socket is released ([`SocketStates::release_socket`]) or its owner
+//! unregisters ([`SocketStates::purge_owner`], after the owner's last invocation, while its id is
+//! still taken). It is unlinked under the table's lock and dropped by its owner's drop function
+//! after the lock is released, in process context; an owner's purge waits for the drops that
+//! socket releases have in flight, so that none runs once its unregistration has returned.
 
-use crate::connector_api::CbId;
+use crate::connector_api::{CbId, StateDropFn};
 use core::any::TypeId;
 use kernel::{
     new_condvar, new_spinlock_irq,
@@ -27,9 +24,6 @@ use kernel::{
         CondVar, SpinLockIrq,
     },
 };
-
-/// Frees a state: the owner's `drop_state::<T>`, called with the state's pointer.
-pub type DropFn = crate::connector_api::StateDropFn;
 
 /// The table's key: the socket's address, then the owner's id.
 type Key = (usize, u32, u32);
@@ -42,13 +36,13 @@ fn key(sk: usize, owner: CbId) -> Key {
 ///
 /// # Invariants
 ///
-/// `data` is a live state of the type `type_id`, owned by this slot, that `drop` frees; `drop`
-/// stays callable while the slot exists (its owner id is registered, and its purge waits for
-/// slots being dropped, see the module documentation).
+/// `data` is a live state of the type `type_id`, owned by this slot, that `drop` (the owner's
+/// `drop_state::<T>`) frees; `drop` stays callable while the slot exists (its owner id is
+/// registered, and its purge waits for slots being dropped, see the module documentation).
 struct Slot {
     type_id: TypeId,
     data: *mut c_void,
-    drop: DropFn,
+    drop: StateDropFn,
 }
 
 // SAFETY: States are `Send + Sync` (`connector_api.rs` attaches only such types), and the slot only
@@ -62,10 +56,10 @@ impl Drop for Slot {
     }
 }
 
-/// The slots, their number, and how many socket releases are dropping slots they unlinked.
+/// The slots, and how many socket releases are dropping slots they unlinked.
+#[derive(Default)]
 struct Table {
     slots: RBTree<Key, Slot>,
-    count: usize,
     dropping: u32,
 }
 
@@ -88,14 +82,7 @@ impl SocketStates {
     /// An empty table.
     pub fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            table <- new_spinlock_irq!(
-                Table {
-                    slots: RBTree::new(),
-                    count: 0,
-                    dropping: 0
-                },
-                "cn_socket_states"
-            ),
+            table <- new_spinlock_irq!(Table::default(), "cn_socket_states"),
             dropped <- new_condvar!("cn_socket_states_dropped"),
             idle: Atomic::new(true),
         })
@@ -103,8 +90,8 @@ impl SocketStates {
 
     /// Publishes whether `table` is idle (see [`SocketStates::is_idle`]); under the lock.
     fn publish(&self, table: &Table) {
-        self.idle
-            .store(table.count == 0 && table.dropping == 0, ordering::Release);
+        let idle = table.slots.is_empty() && table.dropping == 0;
+        self.idle.store(idle, ordering::Release);
     }
 
     /// Whether no socket has a state and no drop of one is in flight: then no owner has anything
@@ -145,9 +132,7 @@ impl SocketStates {
     /// Attaches `data`, a state of type `type_id` freed by `drop`, to `sk` for `owner`, unless
     /// the socket already has a state of that owner. Returns the state now attached and whether
     /// it is `data` (the table owns it from now on) or the earlier one (`data` stays the
-    /// caller's).
-    ///
-    /// Errors: `EBUSY` if the earlier state has another type, `ENOMEM`; `data` stays the caller's.
+    /// caller's, as on errors: `EBUSY` if the earlier state has another type, `ENOMEM`).
     ///
     /// # Safety
     ///
@@ -159,7 +144,7 @@ impl SocketStates {
         owner: CbId,
         type_id: TypeId,
         data: *mut c_void,
-        drop: DropFn,
+        drop: StateDropFn,
         flags: kernel::alloc::Flags,
     ) -> Result<(*mut c_void, bool)> {
         let reservation = RBTreeNodeReservation::new(flags)?;
@@ -180,7 +165,6 @@ impl SocketStates {
         table
             .slots
             .insert(reservation.into_node(key(sk, owner), slot));
-        table.count += 1;
         self.publish(&table);
         Ok((data, true))
     }
@@ -188,7 +172,6 @@ impl SocketStates {
     /// Drops every state of `sk`: the socket is being released. Process context.
     pub fn release_socket(&self, sk: usize) {
         let mut unlinked = RBTree::new();
-        let mut removed = 0;
         {
             let mut table = self.table.lock();
             while let Some(cursor) = table
@@ -199,12 +182,10 @@ impl SocketStates {
                     break;
                 }
                 unlinked.insert(cursor.remove_current().1);
-                removed += 1;
             }
-            if removed == 0 {
+            if unlinked.is_empty() {
                 return;
             }
-            table.count -= removed;
             table.dropping += 1;
             self.publish(&table);
         }
@@ -223,7 +204,6 @@ impl SocketStates {
     /// one. Process context.
     pub fn purge_owner(&self, owner: CbId) {
         let mut unlinked = RBTree::new();
-        let mut removed = 0;
         {
             let mut table = self.table.lock();
             let mut cursor = table.slots.cursor_front_mut();
@@ -232,13 +212,11 @@ impl SocketStates {
                 cursor = if CbId::new(idx, val) == owner {
                     let (next, node) = current.remove_current();
                     unlinked.insert(node);
-                    removed += 1;
                     next
                 } else {
                     current.move_next()
                 };
             }
-            table.count -= removed;
             self.publish(&table);
             while table.dropping != 0 {
                 self.dropped.wait(&mut table);

@@ -21,8 +21,7 @@ extern "C" {
 /// taken, empty-handed, by the waiter before it waits ([`WaitMap::will_wait`]), as `flush_work()`
 /// does. So a wait from inside the thing waited for, or under a lock that it takes, is a lockdep
 /// report instead of a silent hang. Without `CONFIG_LOCKDEP` it is empty and costs nothing.
-///
-/// Unbalanced calls are reported by lockdep ("bad unlock balance"); they are no memory error.
+/// Unbalanced calls are lockdep reports ("bad unlock balance"), no memory error.
 ///
 /// # Invariants
 ///

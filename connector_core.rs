@@ -2,27 +2,11 @@
 
 //! The connector core: userspace <-> kernelspace messaging over `NETLINK_CONNECTOR`.
 //!
-//! Creates the connector's netlink kernel socket, keeps the queue of callbacks registered by
-//! [`CbId`], hands every message that userspace sends to the callback registered for its id, and
-//! exports the C ABI of `include/linux/connector.h` (`cn_add_callback()`, `cn_del_callback()`,
-//! `cn_netlink_send_mult()`, `cn_netlink_send()`, plus `cn_netlink_send_multi()`) so that C and
-//! Rust modules can use it. Rust modules use the safe API in `connector_api.rs`.
-//!
-//! The files: this one is the core (the [`Connector`] and the module); `cn_queue.rs` (callbacks),
-//! `cn_rx.rs` (datagram checks), `cn_notify.rs` (notification requests) and `cn_sockstate.rs`
-//! (per-socket states) are its parts; `cn_abi.rs` is the C edge (the exported functions, exported
-//! by `cn_exports.c`) and `cn_netlink.rs` the kernel edge (netlink, skbs, procfs), with
-//! `cn_waitmap.rs` (lockdep) and the C helpers of `cn_helpers.c`.
-//!
-//! Beyond the C connector: unregistering waits for running invocations of the callback (and
-//! lockdep sees that wait); up to [`cn_rx::MAX_MSGS_PER_DATAGRAM`] messages of a datagram are
-//! handled, not just the first; senders that ask for it (`NLM_F_ACK`) get a netlink ack; messages
-//! to a port never wait for room at a receiver that does not read; and the notification protocol
-//! of the original connector is back (see `cn_notify.rs`), through a control id set by module
-//! parameters. Rust users register with [`cn_abi::cn_add_rust_callback`], which passes the
-//! callback its data and tells it the last of its messages in a datagram, and keep per-socket
-//! state in the core's own table (`cn_sockstate.rs`), never in `sk_user_data`, which C users may
-//! use as they do with the C connector.
+//! Creates the connector's netlink kernel socket, keeps the callbacks registered by [`CbId`],
+//! hands each message from userspace to the callback of its id, and exports the C ABI of
+//! `include/linux/connector.h` and the entry points of the safe Rust API (`connector_api.rs`)
+//! from [`cn_abi`]. The files are listed in README.md's *Layout*, what the core does beyond the
+//! C connector in its *Behaviour*.
 
 use core::{
     ptr::NonNull,
@@ -128,16 +112,13 @@ struct Connector {
 }
 
 /// The running connector, for the netlink hooks and the exported functions, which get no context
-/// pointer.
+/// pointer: set once it is complete, cleared before it is torn down. A `core` atomic, read once
+/// per message (see `cn_queue.rs`).
 ///
-/// Set once the connector is complete and cleared before it is torn down. Readers may use the
-/// connector while the module is live: the exported functions are only called by modules that
-/// hold a reference on this one, and netlink input only comes from sockets of our protocol, each
-/// of which holds a reference on this module (`netlink_create()` takes it), so neither can run
-/// once the module's exit has started. `/proc` readers are waited for by the removal of the entry,
-/// which happens before the connector is freed.
-///
-/// A `core` atomic: it is read once per message (see the atomics note in `cn_queue.rs`).
+/// Readers use it while the module is live: the exported functions are called only by modules
+/// holding a reference on this one, and netlink input only from sockets of our protocol, each
+/// holding one (`netlink_create()` takes it), so neither runs once the module's exit has started.
+/// `/proc` readers are waited for by the entry's removal, before the connector is freed.
 static CONNECTOR: AtomicPtr<Connector> = AtomicPtr::new(core::ptr::null_mut());
 
 /// The running connector, if any.
@@ -236,14 +217,9 @@ impl Connector {
         }
     }
 
-    /// Sends a `cn_msg` as one netlink message: `parts` in order, which are the message's bytes
-    /// (`header`, a copy of the first of them, then its data), with the routing rules of the
-    /// C `cn_netlink_send_mult()`: to `portid` if non-zero, to `group` if non-zero (both: a
-    /// broadcast except `portid`), else to the group of the callback registered for the header's
-    /// id (`ENODEV` if none); `ESRCH` without a port when nobody listens. To a port, waits for
-    /// room (at most [`cn_netlink::UNICAST_WAIT_MS`]) only if `may_wait`.
-    ///
-    /// Returns the bytes sent to a port, 0 for a broadcast.
+    /// Sends a `cn_msg` as one netlink message made of `parts` in order (`header` is a copy of
+    /// its header), routed as [`cn_abi::cn_netlink_send_mult`] says; waits for room at a port
+    /// only if `may_wait`. Returns the bytes sent to a port, 0 for a broadcast.
     ///
     /// # Safety
     ///
@@ -357,8 +333,7 @@ impl Connector {
         Ok(())
     }
 
-    /// Applies a notification request sent to the control id. Rare: kept out of the receive
-    /// path's code.
+    /// Applies a notification request sent to the control id (rare: out of the receive path).
     #[cold]
     #[inline(never)]
     fn control(&self, msg: &Message<'_>, sender: &Sender<'_>) -> Result {
@@ -372,8 +347,6 @@ impl Connector {
         applied
     }
 }
-
-// The netlink hooks of the connector socket and its `/proc` file.
 
 impl NetlinkProtocol for Connector {
     /// A datagram sent to the connector by userspace.
@@ -393,19 +366,17 @@ impl NetlinkProtocol for Connector {
         }
     }
 
-    /// Drops the socket's states in the core's table, whatever the socket's groups (the C
-    /// connector frees state only for members of the process events group, and leaks it
-    /// otherwise), and treats `sk_user_data`, which only C users fill, as the C connector does.
+    /// Drops the socket's states in the core's table, whatever its groups (C frees them only for
+    /// members of the process events group), and frees `sk_user_data` as the C connector does.
     fn release(sk: &ReleasedSocket<'_>) {
-        // Off netlink's lists already, so no broadcast filter reads the socket's states any more,
-        // and no callback runs for it (it would run inside the socket's `sendmsg()`).
+        // Off netlink's lists already: no broadcast filter reads its states any more, and no
+        // callback runs for it (one would run inside the socket's `sendmsg()`).
         if let Some(connector) = connector() {
             connector.states.release_socket(sk.key());
         }
         // SAFETY: `CN_IDX_PROC` is one of the socket's `CN_GROUPS` groups. The core keeps nothing
-        // in `sk_user_data`; C users of the process events group keep `kmalloc()`ed memory there
-        // (the kernel's process events connector does), which the C connector's release hook
-        // frees, as we do.
+        // in `sk_user_data`; C users of that group keep `kmalloc()`ed memory there (as the
+        // kernel's process events connector does), which the C connector's release hook frees.
         unsafe { sk.kfree_user_data_if_member(CN_IDX_PROC) };
     }
 }
