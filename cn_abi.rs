@@ -11,7 +11,7 @@ use crate::{
     cn_netlink, connector, connector_api::StateDropFn, connector_api::StateVisitFn, CbId, CnMsg,
     Connector, DeliveryCallback, Handler, RawCallback, RustCallback,
 };
-use core::{any::TypeId, mem::size_of};
+use core::{any::TypeId, mem::size_of, ptr, slice};
 use kernel::{bindings, error::from_result, prelude::*, transmute::AsBytes};
 
 /// `value`, or the negative errno of the error: `from_result()` for the send paths, which the
@@ -97,11 +97,10 @@ pub unsafe extern "C" fn cn_add_rust_callback(
     from_result(|| added.map(|()| 0))
 }
 
-/// `void cn_del_callback(const struct cb_id *id)`: unregisters the callback for `id`.
-///
-/// Returns once no invocation of it is running, so its module may unload right after: a callback
-/// that blocks (for a full receiver, on a lock held by the caller) keeps it waiting as long.
-/// Sleeps: not for atomic context, nor for the callback being removed.
+/// `void cn_del_callback(const struct cb_id *id)`: unregisters the callback for `id`. Returns once
+/// no invocation of it is running, so its module may unload right after: a callback that blocks
+/// (for a full receiver, on a lock held by the caller) keeps it waiting as long. Sleeps: not for
+/// atomic context, nor for the callback being removed.
 ///
 /// # Safety
 ///
@@ -155,10 +154,7 @@ pub unsafe extern "C" fn cn_netlink_send_mult(
         let (header, bytes) = unsafe {
             (
                 msg.read_unaligned(),
-                core::slice::from_raw_parts(
-                    msg.cast::<u8>(),
-                    size_of::<CnMsg>() + usize::from(len),
-                ),
+                slice::from_raw_parts(msg.cast::<u8>(), size_of::<CnMsg>() + usize::from(len)),
             )
         };
         let may_wait = cn_netlink::gfp_allows_blocking(gfp_mask);
@@ -200,7 +196,7 @@ pub unsafe extern "C" fn cn_netlink_send(
     // SAFETY: Non-null, hence valid for reads of `sizeof(*msg) + msg->len` bytes by the safety
     // requirements (`len` read as the callee reads the header: unaligned).
     unsafe {
-        let len = core::ptr::addr_of!((*msg).len).read_unaligned();
+        let len = ptr::addr_of!((*msg).len).read_unaligned();
         cn_netlink_send_multi(msg, len, portid, group, gfp_mask)
     }
 }
@@ -221,25 +217,14 @@ pub unsafe extern "C" fn cn_netlink_send_multi(
     gfp_mask: bindings::gfp_t,
 ) -> c_int {
     // SAFETY: By the safety requirements; no filter.
-    unsafe {
-        cn_netlink_send_mult(
-            msg,
-            len,
-            portid,
-            group,
-            gfp_mask,
-            None,
-            core::ptr::null_mut(),
-        )
-    }
+    unsafe { cn_netlink_send_mult(msg, len, portid, group, gfp_mask, None, ptr::null_mut()) }
 }
 
 /// `int cn_rust_send(const struct cn_msg *header, const void *data, size_t len, u32 portid,
-/// u32 group, gfp_t gfp_mask, netlink_filter_fn filter, void *filter_data)`: the send of the
-/// safe Rust API. Sends `*header`, its `len` set to `len`, followed by the `len` bytes at `data`
-/// (the socket buffer is built from both), routed as by [`cn_netlink_send_mult`] but never
-/// waiting for room at a port. Returns 0 or a negative errno (`-EMSGSIZE` for more than
-/// `u16::MAX` bytes of data).
+/// u32 group, gfp_t gfp_mask, netlink_filter_fn filter, void *filter_data)`: the safe Rust API's
+/// send of `*header` (its `len` set to `len`) and the `len` bytes at `data`, in one socket buffer
+/// built from both, routed as by [`cn_netlink_send_mult`] but never waiting for room at a port.
+/// Returns 0 or a negative errno (`-EMSGSIZE` for more than `u16::MAX` bytes of data).
 ///
 /// # Safety
 ///
@@ -273,11 +258,10 @@ pub unsafe extern "C" fn cn_rust_send(
                 if len == 0 {
                     &[][..]
                 } else {
-                    core::slice::from_raw_parts(data, len)
+                    slice::from_raw_parts(data, len)
                 },
             )
         };
-        // What goes on the wire says how much data follows, whatever the caller put there.
         header.len = len as u16;
         // SAFETY: `filter` by the safety requirements; never waits.
         unsafe {
@@ -341,12 +325,12 @@ pub unsafe extern "C" fn cn_sock_state_get(
     // SAFETY: By the safety requirements.
     let key = unsafe { state_key(sk, owner, type_id) };
     let (Some(connector), Some((sk, owner, type_id))) = (connector(), key) else {
-        return core::ptr::null_mut();
+        return ptr::null_mut();
     };
     connector
         .states
         .get(sk, owner, type_id)
-        .unwrap_or(core::ptr::null_mut())
+        .unwrap_or(ptr::null_mut())
 }
 
 /// `int cn_sock_state_attach(struct sock *sk, const struct cb_id *owner, const void *type_id,
@@ -394,10 +378,9 @@ pub unsafe extern "C" fn cn_sock_state_attach(
 }
 
 /// `int cn_sock_state_visit(struct sock *sk, const struct cb_id *owner, const void *type_id,
-/// int (*visit)(const void *state, void *ctx), void *ctx)`: returns `visit(state, ctx)`, called
-/// with the state of type `*type_id` that the callback of `owner` attached to `sk` (or null)
-/// under the lock that keeps it alive. For broadcast filters, in any context: `visit` must not
-/// sleep.
+/// int (*visit)(const void *state, void *ctx), void *ctx)`: `visit(state, ctx)` with the state of
+/// type `*type_id` that the callback of `owner` attached to `sk` (or null), under the lock that
+/// keeps it alive. For broadcast filters, in any context: `visit` must not sleep.
 ///
 /// # Safety
 ///
@@ -417,10 +400,10 @@ pub unsafe extern "C" fn cn_sock_state_visit(
     // SAFETY: By the safety requirements.
     let Some((sk, owner, type_id)) = (unsafe { state_key(sk, owner, type_id) }) else {
         // SAFETY: `visit` takes a null state, by the safety requirements.
-        return unsafe { visit(core::ptr::null(), ctx) };
+        return unsafe { visit(ptr::null(), ctx) };
     };
     connector.states.visit(sk, owner, type_id, |state| {
-        let state = state.map_or(core::ptr::null(), |state| state.cast_const());
+        let state = state.map_or(ptr::null(), |state| state.cast_const());
         // SAFETY: `state` is null or a live state of the type `visit` takes, kept alive by the
         // table's lock during the call.
         unsafe { visit(state, ctx) }

@@ -1,8 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/*
- * The exports of connector.ko, defined in Rust (cn_abi.rs) and exported here as the kernel
- * exports its own Rust code (rust/exports.c), so that modpost lists them (with their CRCs).
- */
+/* connector.ko's exports, defined in cn_abi.rs: exported as rust/exports.c does, for modpost. */
 
 #include <linux/connector.h>
 #include <linux/export.h>

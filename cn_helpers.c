@@ -21,11 +21,7 @@ void cn_wait_map_free(struct cn_wait_map *map);
 void cn_wait_map_acquire(struct cn_wait_map *map);
 void cn_wait_map_release(struct cn_wait_map *map);
 
-/*
- * For a release hook: kfree() the sk_user_data of the socket @sk being released if it is a
- * member of the multicast @group (1-based; @groups is its group bitmap or NULL), as the C
- * connector's release hook does for the process events group.
- */
+/* For a release hook: kfree() @sk's sk_user_data if it is in @group (1-based) of @groups. */
 void cn_sock_kfree_user_data_if_member(struct sock *sk, unsigned long *groups,
 				       unsigned int group)
 {
@@ -35,10 +31,7 @@ void cn_sock_kfree_user_data_if_member(struct sock *sk, unsigned long *groups,
 	}
 }
 
-/*
- * How long a message from the kernel socket @sk to a full receiver may wait for room, when its
- * sender allows waiting: netlink_unicast() waits the sending socket's send timeout.
- */
+/* netlink_unicast() from the kernel socket @sk waits for room at most its send timeout. */
 void cn_sock_set_sndtimeo_ms(struct sock *sk, unsigned int ms)
 {
 	WRITE_ONCE(sk->sk_sndtimeo, msecs_to_jiffies(ms));

@@ -164,14 +164,13 @@ impl ReleasedSocket<'_> {
     }
 
     /// Frees the socket's `sk_user_data` with `kfree()` and clears it, if the socket is a member
-    /// of multicast group `group` (1-based); nothing otherwise.
+    /// of multicast group `group` (1-based).
     ///
     /// # Safety
     ///
-    /// `group` is at most the number of multicast groups of the protocol's kernel socket (the
-    /// size of the bitmap); the protocol's rule is that `sk_user_data` of a member of `group` is
-    /// null or memory from `kmalloc()` owned by the socket, which nobody uses once the socket is
-    /// being released.
+    /// `group` is at most the protocol's number of multicast groups (the bitmap's size); the
+    /// `sk_user_data` of a member of `group` is null or `kmalloc()`ed memory owned by the socket,
+    /// which nobody uses once it is being released.
     pub unsafe fn kfree_user_data_if_member(&self, group: u32) {
         // SAFETY: `sk` and `groups` are valid (type invariant); what `sk_user_data` holds may be
         // freed by the safety requirements.
@@ -183,8 +182,7 @@ impl ReleasedSocket<'_> {
 ///
 /// # Invariants
 ///
-/// `sock` is a kernel netlink socket created by `__netlink_kernel_create()` and owned by this
-/// object.
+/// `sock` is a kernel netlink socket from `__netlink_kernel_create()`, owned by this object.
 pub struct KernelSocket {
     sock: NonNull<bindings::sock>,
 }
@@ -273,10 +271,9 @@ impl KernelSocket {
         }
     }
 
-    /// Sends `skb` to the socket bound to `portid`. If its buffer is full, waits for room at most
-    /// [`UNICAST_WAIT_MS`] if `may_wait`; then, or at once, the message is lost and the receiver
-    /// sees `ENOBUFS`. Returns the bytes sent, or the error of `netlink_unicast()` (`EAGAIN` for a
-    /// full receiver, `ECONNREFUSED` for no such port).
+    /// Sends `skb` to the socket bound to `portid`, waiting for room (at most [`UNICAST_WAIT_MS`])
+    /// only if `may_wait`. Returns the bytes sent, or the error of `netlink_unicast()` (`EAGAIN`
+    /// for a full receiver, `ECONNREFUSED` for no such port).
     ///
     /// # Safety
     ///
@@ -369,9 +366,7 @@ impl OutSkb {
     /// Gives up ownership, for a netlink function that consumes the buffer.
     #[inline]
     fn into_raw(self) -> *mut bindings::sk_buff {
-        let skb = self.skb.as_ptr();
-        core::mem::forget(self);
-        skb
+        core::mem::ManuallyDrop::new(self).skb.as_ptr()
     }
 }
 
@@ -439,20 +434,17 @@ impl InSkb<'_> {
         }
     }
 
-    /// The datagram's bytes.
-    ///
-    /// The slice must not be held across a call of a callback given [`Self::payload_ptr`], which
-    /// may write to the data.
+    /// The datagram's bytes. The slice must not be held across a call of a callback given
+    /// [`Self::payload_ptr`], which may write to the data.
     #[inline]
     pub fn data(&self) -> &[u8] {
         // SAFETY: `len` bytes lie at `data` while the buffer lives (type invariant).
         unsafe { core::slice::from_raw_parts(self.data, self.len) }
     }
 
-    /// The address of the payload of the netlink message at `offset`, for a C callback. Computing
-    /// it is safe; what may be read through it is what the caller checked in [`InSkb::data`] from
-    /// `offset + NLMSG_HDRLEN` on (the connector: a `cn_msg` and its data, if `Frame::parse` gave
-    /// the frame at `offset` an id).
+    /// The address of the payload of the netlink message at `offset`, for a C callback: safe to
+    /// compute; what may be read through it is what the caller checked in [`InSkb::data`] (the
+    /// connector: a `cn_msg` and its data, if `Frame::parse` gave the frame at `offset` an id).
     #[inline]
     pub fn payload_ptr(&self, offset: usize) -> *mut u8 {
         self.data.wrapping_add(offset.wrapping_add(NLMSG_HDRLEN))
@@ -517,9 +509,8 @@ pub struct ProcNetEntry {
 
 #[cfg(CONFIG_PROC_FS)]
 impl ProcNetEntry {
-    /// Creates `/proc/net/<name>`, world-readable, printed by `T::show`.
-    ///
-    /// `T::show` may run from creation until the drop of this object returns.
+    /// Creates `/proc/net/<name>`, world-readable, printed by `T::show`, which may run from now
+    /// until the drop of this object returns.
     pub fn new<T: SeqShow>(name: &'static CStr) -> Result<Self> {
         // SAFETY: `name` is a static string; `init_net.proc_net` is the initial namespace's
         // `/proc/net` directory, valid while the kernel runs; the show function takes the file

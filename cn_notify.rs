@@ -2,11 +2,10 @@
 
 //! Notification requests: who wants to hear when callbacks are added or removed.
 //!
-//! A control message to the core's control id carries a `struct cn_ctl_msg` followed by its
-//! ranges ([`NotifyRange`]): first for the index, then for the value. A non-zero `group` adds the
-//! request, group zero removes the equal one. Whenever a callback whose index and value both fall
-//! in one of a request's ranges is added or removed, a message with its id, `ack`
-//! [`NotifyEvent::Added`] or [`NotifyEvent::Removed`] and no data goes to the request's group.
+//! A control message to the core's control id is a `struct cn_ctl_msg` and its ranges. A
+//! non-zero `group` adds the request, group zero removes the equal one. Whenever a callback whose
+//! index and value both fall in one of a request's ranges is added or removed, a message with its
+//! id, `ack` [`NotifyEvent::Added`] or [`NotifyEvent::Removed`] and no data goes to the group.
 
 use crate::connector_api::{CbId, CN_GROUPS};
 use core::mem::size_of;
@@ -15,9 +14,8 @@ use kernel::{
     transmute::{AsBytes, FromBytes},
 };
 
-/// `struct cn_ctl_msg`: the head of a control message, followed by `len` bytes of ranges,
-/// `idx_notify_num` for the index, then `val_notify_num` for the value; notifications go to
-/// `group`.
+/// `struct cn_ctl_msg`, followed by `len` bytes of ranges ([`NotifyRange`]): `idx_notify_num`
+/// for the index, then `val_notify_num` for the value.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 struct CnCtlMsg {
@@ -89,11 +87,9 @@ impl NotifyRequest {
         self.idx.iter().any(|r| r.contains(id.idx)) && self.val.iter().any(|r| r.contains(id.val))
     }
 
-    /// Parses the data of a control message.
-    ///
-    /// `EINVAL` for anything malformed: a short header, `len` not matching the ranges announced
-    /// or the bytes present, more than [`MAX_RANGES`] ranges on a side, a group outside the
-    /// connector's groups.
+    /// Parses the data of a control message: `EINVAL` for anything malformed (a short header, `len`
+    /// not matching the ranges announced or the bytes present, more than [`MAX_RANGES`] ranges on
+    /// a side, a group outside the connector's groups).
     pub fn parse(data: &[u8]) -> Result<Self> {
         let (head, ranges) = CnCtlMsg::from_bytes_copy_prefix(data).ok_or(EINVAL)?;
         let (idx_num, val_num) = (head.idx_notify_num as usize, head.val_notify_num as usize);
@@ -129,10 +125,9 @@ pub struct NotifyRequests {
 }
 
 impl NotifyRequests {
-    /// Applies a parsed control request: adds it, or with group 0 removes the equal one.
-    ///
-    /// Errors: `EEXIST` when adding a request already in force, `ENOENT` when removing one that
-    /// is not, `ENOSPC` when [`MAX_REQUESTS`] are in force.
+    /// Applies a parsed control request: adds it, or with group 0 removes the equal one. `EEXIST`
+    /// when adding a request already in force, `ENOENT` when removing one that is not, `ENOSPC`
+    /// when [`MAX_REQUESTS`] are in force.
     pub fn apply(&mut self, request: NotifyRequest) -> Result {
         let existing = self.requests.iter().position(|r| {
             r.idx == request.idx

@@ -4,15 +4,13 @@
 //!
 //! An RCU list: a lookup takes no lock and writes only the in-flight count of the entry it finds,
 //! so the receive path (any context, any CPU) neither disables interrupts nor shares a cache line
-//! with other ids' traffic. Registration and removal (rare, sleeping) take a mutex that readers
-//! never take. No lock is held while a callback runs: a lookup hands out an [`Invocation`] that
-//! counts the entry as running, and removing an entry waits until none is left; lockdep sees
-//! that wait ([`WaitMap`]).
+//! with other ids' traffic; registration and removal (rare, sleeping) take a mutex. No lock is
+//! held while a callback runs: a lookup hands out an [`Invocation`] that counts the entry as
+//! running, and removal waits until none is left, a wait lockdep sees ([`WaitMap`]).
 //!
 //! The fields a message touches (list links, in-flight counts) are `core` atomics with
-//! acquire/release orderings, single instructions like the kernel's C atomics (the kernel crate's
-//! `Atomic` calls out-of-line C helpers without `CONFIG_RUST_INLINE_HELPERS`: about 45
-//! instructions per message). Only this file accesses them, never mixed with plain accesses or C.
+//! acquire/release orderings, one instruction each (the kernel crate's `Atomic` is out of line:
+//! README.md, *Hot paths*); only this file accesses them, never mixed with plain accesses or C.
 
 use crate::cn_waitmap::WaitMap;
 use crate::connector_api::{CbId, CN_CBQ_NAMELEN};
@@ -51,9 +49,9 @@ pub struct CallbackEntry<H> {
     /// Number of running invocations, plus [`REMOVED`] once the entry is being removed. Only
     /// removers set [`REMOVED`], under the queue's `registry`.
     state: AtomicU32,
-    /// Removers of the entry other than the one that set [`REMOVED`], while they wait for its
-    /// invocations: the node is not freed before they are done. Increased under the queue's
-    /// `registry`, decreased (release) under its `waits`; read with acquire.
+    /// Removers other than the one that set [`REMOVED`], waiting for its invocations: the node is
+    /// not freed before they are done. Increased under `registry`, decreased (release) under
+    /// `waits`; read with acquire.
     other_removers: AtomicU32,
     name: [u8; CN_CBQ_NAMELEN],
     handler: H,
@@ -130,8 +128,8 @@ pub struct CallbackQueue<H> {
     #[pin]
     registry: Mutex<()>,
     /// The lock of `idle`: removers check under it that no invocation (or other remover) is left
-    /// before they sleep, and the last one takes it to wake them; interrupt-safe, so that the
-    /// wake-up never sleeps, in any context.
+    /// before they sleep, and the last one takes it to wake them; interrupt-safe: the wake-up
+    /// never sleeps, in any context.
     #[pin]
     waits: SpinLockIrq<()>,
     /// Signalled when the last invocation of a removed entry ends, or a concurrent remover is done.
@@ -152,8 +150,7 @@ impl<H> CallbackQueue<H> {
         unsafe { self.walk() }
     }
 
-    /// The nodes of the list, from the head, for a writer: under `registry` no node is unlinked,
-    /// so none is freed.
+    /// The nodes of the list, from the head, for a writer (under `registry`).
     fn entries_locked<'a>(
         &'a self,
         _registry: &'a MutexGuard<'_, ()>,
@@ -187,9 +184,8 @@ impl<H> CallbackQueue<H> {
     /// `entry` came from [`KBox::into_raw`], is unlinked, and no invocation of it runs or starts
     /// (it is [`REMOVED`] with no invocation left).
     unsafe fn free_unlinked(entry: *mut CallbackEntry<H>) {
-        // SAFETY: By the safety requirements, nothing uses the wait map any more, and the node is
-        // still allocated; readers that still see the node do not touch the wait map (they find it
-        // `REMOVED`).
+        // SAFETY: The node is still allocated and, by the safety requirements, nobody uses its
+        // wait map any more (readers that still see the node find it `REMOVED`).
         unsafe { ManuallyDrop::drop(&mut (*entry).wait_map) };
         // SAFETY: The node came from `KBox` (kmalloc), so `kvfree()` frees it; `rcu` is its own
         // head, unused so far; after the grace period no reader can still hold a reference.
@@ -213,8 +209,8 @@ impl<H> CallbackQueue<H> {
         }
     }
 
-    /// Wakes the removers after the last invocation of a removed entry. Taking the lock orders
-    /// the wake-up after a remover's check of `state` and its going to sleep.
+    /// Wakes the removers after the last invocation of a removed entry; the lock orders the
+    /// wake-up after a remover's check of `state` and its going to sleep.
     #[cold]
     #[inline(never)]
     fn wake_removers(&self) {
@@ -277,7 +273,6 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
     /// `retire` (which drops what the callback left behind) is called, then the entry is unlinked
     /// and the id is free again; until then no new registration of it can meet `retire`. If none
     /// runs and `nothing_to_retire` (called under `registry`) says so, it is unlinked at once.
-    ///
     /// Returns whether this call removed it: a concurrent removal of the id also waits for the
     /// invocations, but returns `false` (maybe before `retire` is done). Sleeps: not from atomic
     /// context nor from the callback being removed (lockdep reports that).
@@ -371,9 +366,8 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
         // Counted before the check: a remover that set `REMOVED` before our count waits for it
         // to go away again, one that sets it after waits for the invocation.
         if entry.state.fetch_add(1, Ordering::Acquire) & REMOVED != 0 {
-            // Given back inside the RCU section: once the count is down, the remover may unlink
-            // the node and free it, but only after a grace period, which this section holds off.
-            // SAFETY: A node of this queue, in which we hold the count taken just above.
+            // SAFETY: A node of this queue, in which we hold the count taken just above; given
+            // back inside the RCU section that found it, as `put` requires.
             unsafe { self.put(NonNull::from(entry)) };
             return None;
         }
@@ -399,11 +393,9 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
 
     /// Calls `f` for every registered entry (not those being removed), in registration order,
     /// under RCU: `f` must not sleep.
-    pub fn for_each(&self, mut f: impl FnMut(&CallbackEntry<H>)) {
+    pub fn for_each(&self, f: impl FnMut(&CallbackEntry<H>)) {
         let rcu = rcu::read_lock();
-        for entry in self.entries(&rcu).filter(|e| e.is_live()) {
-            f(entry);
-        }
+        self.entries(&rcu).filter(|e| e.is_live()).for_each(f);
     }
 }
 

@@ -33,10 +33,9 @@ unsafe impl FromBytes for NlMsgHdr {}
 /// One netlink message of a datagram sent to the connector, framed and checked.
 ///
 /// Framing follows `netlink_rcv_skb()`: the walk stops at the first header that is truncated or
-/// whose `nlmsg_len` is shorter than a header or longer than what is left. Each framed message is
-/// then checked like `cn_rx_skb()` and `cn_call_callback()` check the first one: the payload must
-/// hold a `cn_msg` header, be at most [`CONNECTOR_MAX_MSG_SIZE`] bytes, and hold the `len` bytes
-/// of data that the header announces.
+/// whose `nlmsg_len` is shorter than a header or longer than what is left. Each message is then
+/// checked as `cn_rx_skb()` and `cn_call_callback()` check the first: its payload holds a `cn_msg`
+/// and the `len` bytes of data it announces, at most [`CONNECTOR_MAX_MSG_SIZE`] bytes in all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Frame {
     /// Offset of the `nlmsghdr` in the datagram.
@@ -80,9 +79,8 @@ impl Frame {
     }
 }
 
-/// Whether one of the messages of `data` from `offset` on (the `next` of a frame), among the
-/// first `budget` of them, is a valid message for `id`: so that a callback can tell the last of
-/// its messages in a datagram.
+/// Whether one of the first `budget` messages of `data` from `offset` on (a frame's `next`) is a
+/// valid message for `id`: so that a callback can tell the last of its messages in a datagram.
 pub fn more_for(data: &[u8], mut offset: usize, id: CbId, budget: usize) -> bool {
     for _ in 0..budget {
         let Some(frame) = Frame::parse(data, offset) else {

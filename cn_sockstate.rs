@@ -3,9 +3,8 @@
 //! Per-socket state of the connector's Rust users, owned by the core.
 //!
 //! A callback may keep state per userspace socket that sends to it (the process events connector
-//! keeps each listener's subscription). C users put such state in `sk_user_data`, where another
-//! module can overwrite it or take it for its own; the core keeps Rust users' states in a table of
-//! its own, keyed by socket and owning callback id, and tagged with the state's type.
+//! keeps each listener's subscription): in the core's own table, not in `sk_user_data` (see
+//! README.md, *Behaviour*), keyed by socket and owning callback id, tagged with the state's type.
 //!
 //! A state lives until its socket is released ([`SocketStates::release_socket`]) or its owner
 //! unregisters ([`SocketStates::purge_owner`], after the owner's last invocation, while its id is
@@ -26,11 +25,7 @@ use kernel::{
 };
 
 /// The table's key: the socket's address, then the owner's id.
-type Key = (usize, u32, u32);
-
-fn key(sk: usize, owner: CbId) -> Key {
-    (sk, owner.idx, owner.val)
-}
+type Key = (usize, CbId);
 
 /// One state.
 ///
@@ -63,9 +58,8 @@ struct Table {
     dropping: u32,
 }
 
-/// The core's table of per-socket states.
-///
-/// The lock disables interrupts: broadcast filters look states up in any context.
+/// The core's table of per-socket states. Its lock disables interrupts: broadcast filters look
+/// states up in any context.
 #[pin_data]
 pub struct SocketStates {
     #[pin]
@@ -102,17 +96,14 @@ impl SocketStates {
         self.idle.load(ordering::Acquire)
     }
 
-    /// The state of `sk` owned by `owner`, if it has the type `type_id`.
-    ///
-    /// The pointer stays valid as long as the caller keeps both the socket from being released
-    /// and the owner from being unregistered.
+    /// The state of `sk` owned by `owner`, if it has the type `type_id`; valid as long as the
+    /// caller keeps the socket from being released and the owner from being unregistered.
     pub fn get(&self, sk: usize, owner: CbId, type_id: TypeId) -> Option<*mut c_void> {
         self.visit(sk, owner, type_id, |data| data)
     }
 
     /// Calls `f` with the state of `sk` owned by `owner` (if it has the type `type_id`) under the
-    /// table's lock, so that the state cannot go away during the call. `f` must not sleep nor call
-    /// into the table.
+    /// table's lock, which keeps it alive; `f` must not sleep nor call into the table.
     pub fn visit<R>(
         &self,
         sk: usize,
@@ -123,7 +114,7 @@ impl SocketStates {
         let table = self.table.lock();
         let data = table
             .slots
-            .get(&key(sk, owner))
+            .get(&(sk, owner))
             .filter(|slot| slot.type_id == type_id)
             .map(|slot| slot.data);
         f(data)
@@ -149,12 +140,10 @@ impl SocketStates {
     ) -> Result<(*mut c_void, bool)> {
         let reservation = RBTreeNodeReservation::new(flags)?;
         let mut table = self.table.lock();
-        if let Some(slot) = table.slots.get(&key(sk, owner)) {
-            return if slot.type_id == type_id {
-                Ok((slot.data, false))
-            } else {
-                Err(EBUSY)
-            };
+        if let Some(slot) = table.slots.get(&(sk, owner)) {
+            return (slot.type_id == type_id)
+                .then_some((slot.data, false))
+                .ok_or(EBUSY);
         }
         // INVARIANT: By the safety requirements.
         let slot = Slot {
@@ -162,9 +151,7 @@ impl SocketStates {
             data,
             drop,
         };
-        table
-            .slots
-            .insert(reservation.into_node(key(sk, owner), slot));
+        table.slots.insert(reservation.into_node((sk, owner), slot));
         self.publish(&table);
         Ok((data, true))
     }
@@ -174,10 +161,7 @@ impl SocketStates {
         let mut unlinked = RBTree::new();
         {
             let mut table = self.table.lock();
-            while let Some(cursor) = table
-                .slots
-                .cursor_lower_bound_mut(&key(sk, CbId::new(0, 0)))
-            {
+            while let Some(cursor) = table.slots.cursor_lower_bound_mut(&(sk, CbId::new(0, 0))) {
                 if cursor.current().0 .0 != sk {
                     break;
                 }
@@ -199,17 +183,16 @@ impl SocketStates {
         }
     }
 
-    /// Drops every state owned by `owner`, once the drops of socket releases in flight are done:
-    /// it is being unregistered and no invocation of it runs any more, so none can attach a new
-    /// one. Process context.
+    /// Drops every state of `owner`, after the drops of socket releases in flight: it is being
+    /// unregistered and none of its invocations runs, so none attaches a new one. Process context.
     pub fn purge_owner(&self, owner: CbId) {
         let mut unlinked = RBTree::new();
         {
             let mut table = self.table.lock();
             let mut cursor = table.slots.cursor_front_mut();
             while let Some(current) = cursor {
-                let (&(_, idx, val), _) = current.current();
-                cursor = if CbId::new(idx, val) == owner {
+                let (&(_, id), _) = current.current();
+                cursor = if id == owner {
                     let (next, node) = current.remove_current();
                     unlinked.insert(node);
                     next

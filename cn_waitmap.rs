@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Lockdep's view of the wait for a callback's invocations to finish (used by `cn_queue.rs`).
-//!
-//! Lockdep maps are macros and static inlines, so the C side of this file is in `cn_helpers.c`.
+//! Lockdep's view of the wait for a callback's invocations to finish (used by `cn_queue.rs`);
+//! lockdep maps are macros and static inlines, so its C side is in `cn_helpers.c`.
 
 #[cfg(CONFIG_LOCKDEP)]
 use core::ptr::NonNull;

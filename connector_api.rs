@@ -62,7 +62,7 @@ pub const CN_MSG_HDRLEN: usize = core::mem::size_of::<CnMsg>();
 
 /// A connector user's identifier, `struct cb_id`.
 #[repr(C)]
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Default)]
 pub struct CbId {
     /// The index: also the netlink group that messages for this id are broadcast to.
     pub idx: u32,

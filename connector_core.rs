@@ -3,10 +3,9 @@
 //! The connector core: userspace <-> kernelspace messaging over `NETLINK_CONNECTOR`.
 //!
 //! Creates the connector's netlink kernel socket, keeps the callbacks registered by [`CbId`],
-//! hands each message from userspace to the callback of its id, and exports the C ABI of
-//! `include/linux/connector.h` and the entry points of the safe Rust API (`connector_api.rs`)
-//! from [`cn_abi`]. The files are listed in README.md's *Layout*, what the core does beyond the
-//! C connector in its *Behaviour*.
+//! hands each message from userspace to the callback of its id, and exports ([`cn_abi`]) the C
+//! ABI of `connector.h` and the safe Rust API's entry points (`connector_api.rs`). The files:
+//! README.md, *Layout*; what the core does beyond the C connector: *Behaviour*.
 
 use core::{
     ptr::NonNull,
@@ -90,11 +89,9 @@ unsafe impl Send for RustCallback {}
 // SAFETY: As above: shared use only copies `ctx` to hand it to `callback`.
 unsafe impl Sync for RustCallback {}
 
-/// The connector: its socket, `/proc` entry, callback queue, notification requests and
-/// per-socket states.
-///
-/// Built in the order that keeps a failed load harmless: the socket, through which userspace
-/// reaches the module's code, comes last. Dropped in the order of the fields: the socket first.
+/// The connector. Built in the order that keeps a failed load harmless: the socket, through which
+/// userspace reaches the module's code, comes last. Dropped in the order of the fields: the
+/// socket first.
 #[pin_data]
 struct Connector {
     socket: KernelSocket,
@@ -112,8 +109,7 @@ struct Connector {
 }
 
 /// The running connector, for the netlink hooks and the exported functions, which get no context
-/// pointer: set once it is complete, cleared before it is torn down. A `core` atomic, read once
-/// per message (see `cn_queue.rs`).
+/// pointer: set once complete, cleared before teardown; a `core` atomic (see `cn_queue.rs`).
 ///
 /// Readers use it while the module is live: the exported functions are called only by modules
 /// holding a reference on this one, and netlink input only from sockets of our protocol, each
@@ -123,10 +119,9 @@ static CONNECTOR: AtomicPtr<Connector> = AtomicPtr::new(core::ptr::null_mut());
 
 /// The running connector, if any.
 fn connector() -> Option<&'static Connector> {
-    let ptr = CONNECTOR.load(Ordering::Acquire);
     // SAFETY: A non-null `CONNECTOR` points to the live connector, which stays alive while the
     // callers listed at `CONNECTOR` can run, as explained there.
-    unsafe { ptr.as_ref() }
+    unsafe { CONNECTOR.load(Ordering::Acquire).as_ref() }
 }
 
 impl Connector {
@@ -137,15 +132,10 @@ impl Connector {
             requests <- new_mutex!(NotifyRequests::default(), "cn_notify_requests"),
             watched: Atomic::new(false),
             _: {
+                let CbId { idx, val } = control_id;
                 queue
                     .add(control_id, b"cn_control", Handler::Control)
-                    .inspect_err(|_| {
-                        pr_err!(
-                            "cannot register the control id {}:{}\n",
-                            control_id.idx,
-                            control_id.val
-                        )
-                    })?;
+                    .inspect_err(|_| pr_err!("cannot register the control id {idx}:{val}\n"))?;
             },
             // As the C connector: without its `/proc` file, the connector still works.
             #[cfg(CONFIG_PROC_FS)]
@@ -171,8 +161,7 @@ impl Connector {
     /// Unregisters `id`, waiting for its running invocations, drops the per-socket states it
     /// attached, and notifies the requests watching it.
     fn del_callback(&self, id: CbId) {
-        // The id stays taken until its states are purged: a new registration of it cannot have
-        // its states dropped by this purge.
+        // The purge runs while the id is still taken, so it cannot drop a new registration's states.
         if self
             .queue
             .remove(id, || self.states.is_idle(), || self.states.purge_owner(id))
@@ -359,11 +348,10 @@ impl NetlinkProtocol for Connector {
 
     /// `CAP_NET_ADMIN` in the socket's namespace, or only the process events group.
     fn bind(net: &BindingNet<'_>, group: u32) -> Result {
-        if group == CN_IDX_PROC || net.net_admin_capable() {
-            Ok(())
-        } else {
-            Err(EPERM)
+        if group != CN_IDX_PROC && !net.net_admin_capable() {
+            return Err(EPERM);
         }
+        Ok(())
     }
 
     /// Drops the socket's states in the core's table, whatever its groups (C frees them only for
@@ -428,10 +416,8 @@ struct ConnectorModule {
 
 impl kernel::Module for ConnectorModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
-        let control_id = CbId::new(
-            module_parameters::ctl_idx.value(),
-            module_parameters::ctl_val.value(),
-        );
+        use module_parameters::{ctl_idx, ctl_val};
+        let control_id = CbId::new(ctl_idx.value(), ctl_val.value());
         let connector = KBox::pin_init(Connector::new(module, control_id), GFP_KERNEL)?;
         // Complete: from here on, input is handled (before, it was ignored).
         CONNECTOR.store((&raw const *connector).cast_mut(), Ordering::Release);
