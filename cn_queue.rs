@@ -272,10 +272,10 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
     /// Removes the callback for `id`: no invocation of it starts any more; once none is running,
     /// `retire` (which drops what the callback left behind) is called, then the entry is unlinked
     /// and the id is free again; until then no new registration of it can meet `retire`. If none
-    /// runs and `nothing_to_retire` (called under `registry`) says so, it is unlinked at once.
-    /// Returns whether this call removed it: a concurrent removal of the id also waits for the
-    /// invocations, but returns `false` (maybe before `retire` is done). Sleeps: not from atomic
-    /// context nor from the callback being removed (lockdep reports that).
+    /// runs and `nothing_to_retire` (called under `registry`) says so, it is unlinked at once,
+    /// without `retire`. Returns whether this call removed it: a concurrent removal of the id also
+    /// waits for the invocations, but returns `false` (maybe before `retire` is done). Sleeps: not
+    /// from atomic context nor from the callback being removed (lockdep reports that).
     pub fn remove(
         &self,
         id: CbId,

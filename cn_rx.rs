@@ -34,8 +34,8 @@ unsafe impl FromBytes for NlMsgHdr {}
 ///
 /// Framing follows `netlink_rcv_skb()`: the walk stops at the first header that is truncated or
 /// whose `nlmsg_len` is shorter than a header or longer than what is left. Each message is then
-/// checked as `cn_rx_skb()` and `cn_call_callback()` check the first: its payload holds a `cn_msg`
-/// and the `len` bytes of data it announces, at most [`CONNECTOR_MAX_MSG_SIZE`] bytes in all.
+/// checked as `cn_rx_skb()` and `cn_call_callback()` check the first: its payload is at most
+/// [`CONNECTOR_MAX_MSG_SIZE`] bytes and holds a `cn_msg` and the `len` bytes of data it announces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Frame {
     /// Offset of the `nlmsghdr` in the datagram.

@@ -24,7 +24,8 @@ use kernel::{
     },
 };
 
-/// The table's key: the socket's address, then the owner's id.
+/// The table's key: the socket's address, then the owner's id (`CbId`'s derived order: a socket's
+/// smallest key is `(sk, CbId::new(0, 0))`, where `release_socket` starts).
 type Key = (usize, CbId);
 
 /// One state.
@@ -58,8 +59,7 @@ struct Table {
     dropping: u32,
 }
 
-/// The core's table of per-socket states. Its lock disables interrupts: broadcast filters look
-/// states up in any context.
+/// The core's table of per-socket states; its lock disables interrupts (filters run anywhere).
 #[pin_data]
 pub struct SocketStates {
     #[pin]

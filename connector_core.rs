@@ -161,7 +161,7 @@ impl Connector {
     /// Unregisters `id`, waiting for its running invocations, drops the per-socket states it
     /// attached, and notifies the requests watching it.
     fn del_callback(&self, id: CbId) {
-        // The purge runs while the id is still taken, so it cannot drop a new registration's states.
+        // The purge runs while the id is taken: it cannot drop a new registration's states.
         if self
             .queue
             .remove(id, || self.states.is_idle(), || self.states.purge_owner(id))
