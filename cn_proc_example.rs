@@ -5,12 +5,14 @@
 //!
 //! Registers `{CN_IDX_PROC, CN_VAL_PROC}` and speaks the protocol of `include/uapi/linux/cn_proc.h`
 //! byte for byte: a listener joins group [`CN_IDX_PROC`], sends `PROC_CN_MCAST_LISTEN` (with an
-//! event mask or without), and gets a `struct proc_event` for every fork, exec, exit, rename and
-//! core dump of a process that its mask asks for, until it sends `PROC_CN_MCAST_IGNORE`.
+//! event mask or without), and gets a `struct proc_event` for every fork, exec, exit, rename, core
+//! dump, credential change, new session and ptrace attach or detach of a process that its mask
+//! asks for, until it sends `PROC_CN_MCAST_IGNORE`.
 //!
-//! The events come from kernel tracepoints, hooked with probes that never sleep
-//! ([`tracepoint_probe`]). `PROC_EVENTS.md` lists the events that a module cannot produce and the
-//! few differences from the C code. Raw `task_struct` fields and namespaces are read in [`raw`].
+//! Most events come from kernel tracepoints, hooked with probes that never sleep
+//! ([`tracepoint_probe`]); those that no tracepoint marks from function probes on kernel functions
+//! ([`cn_proc_fprobes`], [`fprobe`]). `PROC_EVENTS.md` lists the few differences from the C
+//! code. Raw `task_struct` and `cred` fields and namespaces are read in [`raw`].
 
 use core::mem::{align_of, offset_of, size_of};
 use kernel::{
@@ -28,8 +30,12 @@ use kernel::{
 };
 
 pub mod connector_api;
+mod fprobe;
+#[path = "cn_proc_raw.rs"]
+mod raw;
 mod tracepoint_probe;
 
+use cn_proc_fprobes::ProbedEvents;
 use connector_api::{
     Callback, CbId, Filter, Message, Outgoing, Registration, Sender, Sleep, CN_IDX_PROC,
     CN_VAL_PROC,
@@ -47,6 +53,10 @@ module! {
             default: false,
             description: "Fail to load without the coredump tracepoint (CONFIG_COREDUMP)",
         },
+        probe_events: bool {
+            default: true,
+            description: "Send UID, GID, SID and PTRACE events (fprobes on commit_creds and the setsid and ptrace syscalls)",
+        },
     },
 }
 
@@ -59,13 +69,16 @@ const PROC_CN_MCAST_IGNORE: u32 = 2;
 const PROC_EVENT_NONE: u32 = 0x0000_0000;
 const PROC_EVENT_FORK: u32 = 0x0000_0001;
 const PROC_EVENT_EXEC: u32 = 0x0000_0002;
+const PROC_EVENT_UID: u32 = 0x0000_0004;
+const PROC_EVENT_GID: u32 = 0x0000_0040;
+const PROC_EVENT_SID: u32 = 0x0000_0080;
+const PROC_EVENT_PTRACE: u32 = 0x0000_0100;
 const PROC_EVENT_COMM: u32 = 0x0000_0200;
 /// In a mask: also the exits with a non-zero exit code.
 const PROC_EVENT_NONZERO_EXIT: u32 = 0x2000_0000;
 const PROC_EVENT_COREDUMP: u32 = 0x4000_0000;
 const PROC_EVENT_EXIT: u32 = 0x8000_0000;
-/// Every event: the above and those this module never sends (uid 0x4, gid 0x40, sid 0x80, ptrace
-/// 0x100).
+/// Every event.
 const PROC_EVENT_ALL: u32 = 0xe000_03c7;
 
 /// The id of the process events connector.
@@ -145,6 +158,8 @@ const _: () = {
     assert!(size_of::<ProcEvent>() == 40 && align_of::<ProcEvent>() == 8);
     assert!(offset_of!(ProcEvent, timestamp_ns) == 8 && offset_of!(ProcEvent, event_data) == 16);
 };
+
+mod cn_proc_fprobes;
 
 /// The size of `struct proc_event`: the data of every message this module sends.
 const PROC_EVENT_LEN: usize = size_of::<ProcEvent>();
@@ -514,66 +529,10 @@ fn probes() -> [Probe<Shared>; 5] {
     }
 }
 
-/// The raw edge: `task_struct` fields and namespaces.
-mod raw {
-    use super::Ids;
-    use kernel::{bindings, sync::rcu, task::Task};
-
-    /// The ids of `task`'s real parent.
-    pub(super) fn real_parent(task: &Task) -> Ids {
-        let _rcu = rcu::read_lock();
-        // SAFETY: `task` is valid; `real_parent` always points to a task (init's is the idle
-        // task), which is freed only after an RCU grace period, so not before `_rcu` is dropped.
-        // The parent may change under us (reparenting): read it once, as `rcu_dereference()`.
-        // `Task` is a transparent wrapper of `task_struct`.
-        let parent = unsafe {
-            &*core::ptr::read_volatile(&raw const (*task.as_ptr()).real_parent).cast::<Task>()
-        };
-        Ids::of(parent)
-    }
-
-    /// The exit code and exit signal of `task`, the current task in `do_exit()`, and whether it
-    /// is traced.
-    pub(super) fn exit_status(task: &Task) -> (i32, i32, bool) {
-        let task = task.as_ptr();
-        // SAFETY: `task` is valid. Its exit code and exit signal were set by itself before the
-        // tracepoint; `ptrace` may change under a detaching tracer, so it is read once, a
-        // snapshot as in the C code.
-        unsafe {
-            let ptraced = core::ptr::read_volatile(&raw const (*task).ptrace) != 0;
-            ((*task).exit_code, (*task).exit_signal, ptraced)
-        }
-    }
-
-    /// Whether `task` is a kernel thread or an io_uring worker.
-    pub(super) fn is_kernel_worker(task: &Task) -> bool {
-        // SAFETY: `task` is valid; its flags are a word that its own task changes: read it once.
-        let flags = unsafe { core::ptr::read_volatile(&raw const (*task.as_ptr()).flags) };
-        flags & (bindings::PF_KTHREAD | bindings::PF_IO_WORKER) != 0
-    }
-
-    /// Whether the current task is in the middle of an `execve()`.
-    pub(super) fn current_in_execve() -> bool {
-        // SAFETY: The current task is valid. While it runs, only it writes the word that holds
-        // its `in_execve` bit (the scheduler's remote-wakeup bit there only while it is switched
-        // out), so reading it races with nothing.
-        unsafe { (*Task::current_raw()).in_execve() != 0 }
-    }
-
-    /// Whether the current task is in the initial user and pid namespaces.
-    pub(super) fn current_in_init_namespaces() -> bool {
-        let in_init_pid_ns = kernel::current!()
-            .active_pid_ns()
-            .is_some_and(|ns| core::ptr::eq(ns.as_ptr(), &raw mut bindings::init_pid_ns));
-        // SAFETY: Reads the current task's credentials, valid in task context.
-        let user_ns = unsafe { bindings::current_user_ns() };
-        in_init_pid_ns && core::ptr::eq(user_ns, &raw mut bindings::init_user_ns)
-    }
-}
-
 /// The module: the callback and the probes.
 struct CnProcExample {
     // Dropped in this order: the probes are detached and waited for, then the callback.
+    _probed_events: Option<ProbedEvents>,
     _probes: Probes<Shared>,
     _registration: Registration<McastCtl>,
 }
@@ -590,7 +549,7 @@ impl kernel::Module for CnProcExample {
         let registration = Registration::new(CN_PROC_ID, c"cn_proc", callback)
             .inspect_err(|e| pr_err!("cannot register with the connector: {:?}\n", e))?;
         let all = probes();
-        let mut probes = Probes::new(shared, all.len())?;
+        let mut probes = Probes::new(shared.clone(), all.len())?;
         for probe in all {
             let name = probe.name();
             let optional = name == c"coredump" && !module_parameters::require_coredump.value();
@@ -607,8 +566,13 @@ impl kernel::Module for CnProcExample {
             }
             return Err(e);
         }
+        let probed_events = module_parameters::probe_events
+            .value()
+            .then(|| ProbedEvents::attach(&shared))
+            .transpose()?;
         pr_info!("process events connector ready\n");
         Ok(Self {
+            _probed_events: probed_events,
             _probes: probes,
             _registration: registration,
         })

@@ -83,3 +83,17 @@ build_c_modules() {
 		die "the build of $2 printed warnings (log: $log)"
 	fi
 }
+
+# build_static_helper NAME: tests/cpeer/NAME.c -> build/peer/NAME, a static userspace program
+# for the guest (busybox has no dynamic loader there).
+build_static_helper() {
+	local out=$BUILD/peer/$1
+	mkdir -p "$BUILD/peer"
+	step "build userspace helper $1 (static)"
+	clang -static -O2 -Wall -Wextra -Werror -o "$out" "$REPO/tests/cpeer/$1.c" ||
+		die "$1 build failed"
+	if llvm-readelf -l "$out" | grep -q 'Requesting program interpreter'; then
+		die "$out is not statically linked"
+	fi
+	done_step "$out"
+}

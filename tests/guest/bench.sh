@@ -7,7 +7,8 @@
 #   cn     the in-tree C cn.ko + cn_bench_peer.ko
 #   ours   our connector.ko + the same cn_bench_peer.ko
 # Mode bench (guest clock = executed instructions, one CPU): every row, then the allocations per
-# message of each path (kmem tracepoints). Mode bench-smp (two CPUs, real time): the send and
+# message of each path (kmem tracepoints); before them, the cost of cn_proc_example's fprobes
+# (probecost_rows). Mode bench-smp (two CPUs, real time): the send and
 # broadcast rows from two pinned threads. Prints one line per row,
 # `mode=M round=R config=C <cnctl's result>`; a failed row prints a HARNESS-ERROR line instead.
 # Mode bench-profile (scripts/bench-profile: QEMU logs every executed instruction between the
@@ -208,8 +209,40 @@ profile_rows() {
 	[ $config = floor ] || profile_path adddel adddel
 }
 
+# probecost_rows: (mode bench, after the connector rows) the cost of cn_proc_example's fprobes:
+# guest ns per credential change (`proctrigger time-ids`: the effective uid 0 -> 1000 -> 0) and
+# per new session (`time-setsid`: a child's fork, setsid(), exit and reaping), with our core
+# loaded and cn_proc_example not loaded (unloaded), loaded with probe_events=0 (off), loaded with
+# its probes and nobody listening (probes), and with one listener, which gets every event (listener).
+probecost_rows() {
+	for config in unloaded off probes listener; do
+		case $config in
+		unloaded) true ;;
+		off) insmod /modules/cn_proc_example.ko probe_events=0 ;;
+		*) insmod /modules/cn_proc_example.ko ;;
+		esac || fail "cannot load cn_proc_example ($config)"
+		if [ $config = listener ]; then
+			cnctl proc --timeout-ms 36000000 >/dev/null 2>&1 &
+			listener=$!
+		fi
+		settle
+		echo "mode=$mode round=$round config=$config row=probecost" \
+			"$(proctrigger time-ids 5000) $(proctrigger time-setsid 300)"
+		if [ $config = listener ]; then
+			kill $listener
+			wait $listener
+		fi
+		[ $config = unloaded ] || rmmod cn_proc_example || fail "cannot unload cn_proc_example"
+	done
+}
+
 round=1
 while [ $round -le $rounds ]; do
+	if [ $mode = icount ]; then
+		insmod /modules/connector.ko || fail "cannot load connector.ko"
+		probecost_rows
+		rmmod connector || fail "cannot unload connector.ko"
+	fi
 	for config in floor cn ours; do
 		proto=11
 		[ $config = floor ] && proto=30

@@ -21,6 +21,7 @@
 #   expect_no_dmesg RE         fail the case if a line since the marker matches RE
 #   cn_users                   the connector's users (the lines of /proc/net/connector)
 #   as_user CMD [ARGS...]      run CMD as the unprivileged `user` (uid/gid 1000), same env
+#   on_one_cpu                 pin the case (this shell and all it starts) to CPU 0
 
 fail() {
 	echo "FAIL: $*"
@@ -92,6 +93,17 @@ expect_no_dmesg() {
 
 cn_users() {
 	cat /proc/net/connector
+}
+
+# Under QEMU TCG, a second vCPU was seen executing the int3 that ftrace's live patching puts on a
+# probed function's entry after the patching had removed it ("Oops: int3" at commit_creds+1 while
+# cn_proc_example's fprobes were registered or removed and both CPUs changed credentials). The
+# kernel's protocol (int3, then a synchronizing IPI to every CPU before the int3 goes) rules that
+# out on real CPUs, so we take it for an emulation artifact; on one vCPU the emulated patching is
+# exact. Cases that load or unload cn_proc_example while processes exec or change credentials run
+# on one CPU.
+on_one_cpu() {
+	taskset -p 1 $$ >/dev/null || fail "cannot pin the case to CPU 0"
 }
 
 as_user() {

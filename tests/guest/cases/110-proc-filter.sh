@@ -5,6 +5,7 @@
 # 4-byte LISTEN gets everything; after IGNORE nothing arrives any more; an unknown operation is
 # answered with EINVAL.
 . /tests/lib.sh
+. /tests/proc.sh
 load_core
 insmod /modules/cn_proc_example.ko || fail "insmod cn_proc_example.ko failed"
 
@@ -12,35 +13,20 @@ FORK=0x1
 EXIT=0x80000000
 NONZERO_EXIT=0x20000000
 
-# listen NAME [OPTIONS]: a listener in the background, its events in /tmp/NAME.out.
-listen() {
-	_name=$1
-	shift
-	cnctl proc --timeout-ms 10000 "$@" >/tmp/$_name.out 2>/tmp/$_name.err &
-}
-# requested NAME [N]: waits until listener NAME has sent N requests (default 1).
-requested() {
-	_i=0
-	until [ "$(grep -c '^sent proc op=' /tmp/$1.err)" -ge "${2:-1}" ]; do
-		_i=$((_i + 1))
-		[ $_i -le 100 ] || fail "listener $1 sent no request"
-		sleep 0.1
-	done
-}
 # Alone, a filtered listener gets only its events: no acknowledgement.
 cnctl proc --filter $FORK --timeout-ms 1500 >/tmp/lone.out 2>&1 || fail "lone listener failed"
 cat /tmp/lone.out
 grep -q "^proc .* none " /tmp/lone.out && fail "a filtered listener got the acknowledgement"
 grep "^proc " /tmp/lone.out | grep -v -q " fork " && fail "a FORK listener got another event"
 
-listen all
-listen fork --filter $FORK
-listen exit --filter $EXIT
-listen nonzero --filter $NONZERO_EXIT
-listen nonzero_fork --filter $((NONZERO_EXIT | FORK))
-listen legacy --legacy
-listen ignoring --ignore-after-ms 4000
-for name in all fork exit nonzero nonzero_fork legacy ignoring; do requested $name; done
+proc_listen all 10000
+proc_listen fork 10000 --filter $FORK
+proc_listen exit 10000 --filter $EXIT
+proc_listen nonzero 10000 --filter $NONZERO_EXIT
+proc_listen nonzero_fork 10000 --filter $((NONZERO_EXIT | FORK))
+proc_listen legacy 10000 --legacy
+proc_listen ignoring 10000 --ignore-after-ms 4000
+for name in all fork exit nonzero nonzero_fork legacy ignoring; do proc_requested $name; done
 
 sh -c 'exit 3' &
 bad=$!
@@ -49,7 +35,7 @@ sh -c 'exit 0' &
 good=$!
 wait $good
 # After `ignoring` has sent its IGNORE.
-requested ignoring 2
+proc_requested ignoring 2
 sh -c 'exit 5' &
 late=$!
 wait $late

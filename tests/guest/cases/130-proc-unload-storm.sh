@@ -1,7 +1,9 @@
 # Unloading cn_proc_example while processes fork, exec and exit at full speed and a listener gets
 # their events is clean (the log check and kmemleak catch what goes wrong), three times over;
 # loaded again afterwards, it works.
+# On CPU 0 only: see on_one_cpu in lib.sh (cn_proc_example registers fprobes under load here).
 . /tests/lib.sh
+on_one_cpu
 load_core
 storm() { while :; do /bin/true; sh -c 'exit 1'; done; }
 storm &

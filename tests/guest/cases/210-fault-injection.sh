@@ -1,11 +1,12 @@
 # Allocation failures (failslab) while the modules load and while they work.
 #
 # 1. Every allocation of a load fails once: for connector.ko, cn_test.ko and cn_proc_example.ko
-#    (the last two with the core loaded), `cnctl insmod --fail-nth N` for N = 1, 2, ... until a
-#    load makes fewer than N slab allocations (kmemleak's own caches excluded). After each load
-#    with a fault injected, the module is either not loaded and has left nothing behind (no
-#    callback listed, no /proc/net/connector), or it is loaded ("absorbed the fault"), works
-#    (the core answers a message with an ack, the callbacks are listed) and unloads cleanly.
+#    (the last two with the core loaded; cn_proc_example without its fprobes, see below),
+#    `cnctl insmod --fail-nth N` for N = 1, 2, ... until a load makes fewer than N slab
+#    allocations (kmemleak's own caches excluded). After each load with a fault injected, the
+#    module is either not loaded and has left nothing behind (no callback listed, no
+#    /proc/net/connector), or it is loaded ("absorbed the fault"), works (the core answers a
+#    message with an ack, the callbacks are listed) and unloads cleanly.
 # 2. Random failures: failslab with task-filter, probability 20 %, for processes that set
 #    make-it-fail: a subshell (its commands mostly cannot even fork), then `cnctl --make-it-fail`
 #    (which sets the flag itself after exec) sending messages, listening to process events,
@@ -13,11 +14,20 @@
 # 3. Fault injection off: everything works again (a good message arrives, a listener gets an
 #    event, the modules unload), and kmemleak finds nothing.
 #
+# cn_proc_example is swept with probe_events=0, its own allocations only: a fault injected inside
+# the 7.3 kernel's fprobe registration makes the kernel warn (fprobe.c: register_fprobe_ips) and
+# leaves its function-graph state half set up, so that every later fprobe registration of the boot
+# warns again and fails (EBUSY): a kernel defect that this case would only rediscover. (The module
+# itself handles a failed probe registration: ENOMEM fails the load, anything else is reported and
+# the module loads without that probe.) The cases that need the probes run before this one (19N).
+#
 # An injected failure of a vmalloc() inside the kernel (the module loader reads the file into
 # vmalloc memory, fork allocates stacks there) is reported by the kernel with a stack dump
 # ("vmalloc error: ..."). Between the kernel log lines `harness: fault injection armed` and
 # `... disarmed` that this case writes, scripts/run-qemu accepts the stack dump of such a report;
-# every other splat still fails the check.
+# every other splat still fails the check. The same goes for the warning of the kernel's fprobe
+# module notifier when its allocation fails at a module unload (`Failed to allocate memory for
+# fprobe_addr_list`: every unload runs it on a kernel with fprobes).
 # About 7 minutes on an otherwise idle host; 30 with six guests on two cores.
 # timeout: 3600
 . /tests/lib.sh
@@ -143,7 +153,7 @@ sweep cn_test /modules/cn_test.ko interval_ms=0
 mark_dmesg
 send_good 1
 expect_delivered 1
-sweep cn_proc_example /modules/cn_proc_example.ko
+sweep cn_proc_example /modules/cn_proc_example.ko probe_events=0
 disarm
 
 # 2. Random failures for the processes that ask for them.

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The raw edge of the process events connector: the fields of `task_struct` and `cred` that the
+//! kernel crate does not bind, and namespaces.
+
+use crate::Ids;
+use core::ptr::NonNull;
+use kernel::{
+    bindings,
+    sync::rcu,
+    task::{Pid, Task},
+};
+
+/// The ids of `task`'s real parent.
+pub(crate) fn real_parent(task: &Task) -> Ids {
+    let _rcu = rcu::read_lock();
+    // SAFETY: `task` is valid; `real_parent` always points to a task (init's is the idle
+    // task), which is freed only after an RCU grace period, so not before `_rcu` is dropped.
+    // The parent may change under us (reparenting): read it once, as `rcu_dereference()`.
+    // `Task` is a transparent wrapper of `task_struct`.
+    let parent = unsafe {
+        &*core::ptr::read_volatile(&raw const (*task.as_ptr()).real_parent).cast::<Task>()
+    };
+    Ids::of(parent)
+}
+
+/// The exit code and exit signal of `task`, the current task in `do_exit()`, and whether it
+/// is traced.
+pub(crate) fn exit_status(task: &Task) -> (i32, i32, bool) {
+    let task = task.as_ptr();
+    // SAFETY: `task` is valid. Its exit code and exit signal were set by itself before the
+    // tracepoint; `ptrace` may change under a detaching tracer, so it is read once, a
+    // snapshot as in the C code.
+    unsafe {
+        let ptraced = core::ptr::read_volatile(&raw const (*task).ptrace) != 0;
+        ((*task).exit_code, (*task).exit_signal, ptraced)
+    }
+}
+
+/// Whether `task` is a kernel thread or an io_uring worker.
+pub(crate) fn is_kernel_worker(task: &Task) -> bool {
+    // SAFETY: `task` is valid; its flags are a word that its own task changes: read it once.
+    let flags = unsafe { core::ptr::read_volatile(&raw const (*task.as_ptr()).flags) };
+    flags & (bindings::PF_KTHREAD | bindings::PF_IO_WORKER) != 0
+}
+
+/// Whether the current task is in the middle of an `execve()`.
+pub(crate) fn current_in_execve() -> bool {
+    // SAFETY: The current task is valid. While it runs, only it writes the word that holds
+    // its `in_execve` bit (the scheduler's remote-wakeup bit there only while it is switched
+    // out), so reading it races with nothing.
+    unsafe { (*Task::current_raw()).in_execve() != 0 }
+}
+
+/// Whether the current task is in the initial user and pid namespaces.
+pub(crate) fn current_in_init_namespaces() -> bool {
+    let in_init_pid_ns = kernel::current!()
+        .active_pid_ns()
+        .is_some_and(|ns| core::ptr::eq(ns.as_ptr(), &raw mut bindings::init_pid_ns));
+    // SAFETY: Reads the current task's credentials, valid in task context.
+    let user_ns = unsafe { bindings::current_user_ns() };
+    in_init_pid_ns && core::ptr::eq(user_ns, &raw mut bindings::init_user_ns)
+}
+
+/// The uids (real, effective, saved, filesystem), then the gids, of `cred`, as the initial user
+/// namespace sees them: it maps every id to itself.
+///
+/// # Safety
+///
+/// `cred` points to a valid `cred` during the call.
+unsafe fn ids_of_cred(cred: *const bindings::cred) -> ([u32; 4], [u32; 4]) {
+    // SAFETY: By the safety requirements. The ids of a `cred` in use never change (other fields,
+    // its reference count, do: only the ids are read, by place, without a reference to the whole).
+    unsafe {
+        (
+            [
+                (*cred).uid.val,
+                (*cred).euid.val,
+                (*cred).suid.val,
+                (*cred).fsuid.val,
+            ],
+            [
+                (*cred).gid.val,
+                (*cred).egid.val,
+                (*cred).sgid.val,
+                (*cred).fsgid.val,
+            ],
+        )
+    }
+}
+
+/// The current task's objective credentials, which only it replaces.
+fn current_real_cred() -> *const bindings::cred {
+    // SAFETY: The current task is valid; its `real_cred` is replaced only by itself, so it is
+    // valid while it runs and we read it.
+    unsafe { (*Task::current_raw()).real_cred }
+}
+
+/// Whether committing the credentials `new` changes any of the current task's uids, and any of
+/// its gids: the comparisons of `commit_creds()`.
+///
+/// # Safety
+///
+/// `new` points to a valid `cred` during the call.
+pub(crate) unsafe fn ids_changed_by(new: *const bindings::cred) -> (bool, bool) {
+    // SAFETY: `new` by the safety requirements, the current credentials as `current_real_cred`
+    // says.
+    let ((old_uids, old_gids), (uids, gids)) =
+        unsafe { (ids_of_cred(current_real_cred()), ids_of_cred(new)) };
+    (old_uids != uids, old_gids != gids)
+}
+
+/// The current task's real and effective uid, then its real and effective gid.
+pub(crate) fn current_real_effective_ids() -> ([u32; 2], [u32; 2]) {
+    // SAFETY: As `current_real_cred` says.
+    let (uids, gids) = unsafe { ids_of_cred(current_real_cred()) };
+    ([uids[0], uids[1]], [gids[0], gids[1]])
+}
+
+/// The ids of the current task's tracer, if it is traced.
+pub(crate) fn current_tracer() -> Option<Ids> {
+    let task = Task::current_raw();
+    let _rcu = rcu::read_lock();
+    // SAFETY: The current task is valid. Its `ptrace` flags and `parent` (the tracer while it is
+    // traced, else the real parent) change under `tasklist_lock`, which we do not hold: each is
+    // read once. The parent is a task freed only after an RCU grace period, so not before `_rcu`
+    // is dropped; `Task` is a transparent wrapper of `task_struct`.
+    unsafe {
+        if core::ptr::read_volatile(&raw const (*task).ptrace) == 0 {
+            return None;
+        }
+        let parent = core::ptr::read_volatile(&raw const (*task).parent);
+        Some(Ids::of(&*parent.cast::<Task>()))
+    }
+}
+
+/// The ids of the task with pid `nr` in the current task's pid namespace, if it exists.
+pub(crate) fn ids_of_vpid(nr: Pid) -> Option<Ids> {
+    let _rcu = rcu::read_lock();
+    // SAFETY: Under the RCU read lock, which `find_vpid()` and `pid_task()` require (the latter
+    // takes a null pid too).
+    let task =
+        unsafe { bindings::pid_task(bindings::find_vpid(nr), bindings::pid_type_PIDTYPE_PID) };
+    // SAFETY: A task found is freed only after an RCU grace period, so not before `_rcu` is
+    // dropped; `Task` is a transparent wrapper of `task_struct`.
+    NonNull::new(task).map(|task| Ids::of(unsafe { task.cast::<Task>().as_ref() }))
+}
