@@ -25,6 +25,9 @@
  *        proctrigger time-ids N    as ids-loop, then prints `ns_per_change=X` (monotonic clock)
  *        proctrigger time-setsid N as setsid-loop, then `ns_per_setsid=X` (a fork, setsid, exit
  *                                  and wait each)
+ *        proctrigger time-setsid-eperm N
+ *                                  a session leader calls setsid() N more times (each fails:
+ *                                  EPERM, no event); prints `ns_per_failed_setsid=X`
  *        proctrigger noop          prints `pid=P ruid=R euid=E` (installed setuid root as
  *                                  /bin/proctrigger-suid, for a setuid execve)
  * Exit status: 0, or 1 with a message on stderr.
@@ -241,12 +244,24 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "park") && argc == 3)
 		return park(n);
+	if (!strcmp(cmd, "time-setsid-eperm") && argc == 3 && n > 0) {
+		unsigned long i;
+
+		if (setsid() < 0 && errno != EPERM)
+			return die("setsid");
+		t0 = now_ns();
+		for (i = 0; i < n; i++)
+			if (setsid() >= 0 || errno != EPERM)
+				return die("a session leader's setsid() did not fail with EPERM");
+		printf("ns_per_failed_setsid=%lld\n", (now_ns() - t0) / (long long)n);
+		return 0;
+	}
 	if (!strcmp(cmd, "noop") && argc == 2) {
 		printf("pid=%d ruid=%d euid=%d\n", getpid(), getuid(), geteuid());
 		return 0;
 	}
 	fprintf(stderr, "usage: proctrigger ids UID GID | thread-setsid | thread-wait | attach PID |\n"
 			"       seize PID | park N | ids-loop N | setsid-loop N | time-ids N |\n"
-			"       time-setsid N | noop\n");
+			"       time-setsid N | time-setsid-eperm N | noop\n");
 	return 1;
 }

@@ -211,7 +211,8 @@ profile_rows() {
 
 # probecost_rows: (mode bench, after the connector rows) the cost of cn_proc_example's fprobes:
 # guest ns per credential change (`proctrigger time-ids`: the effective uid 0 -> 1000 -> 0) and
-# per new session (`time-setsid`: a child's fork, setsid(), exit and reaping), with our core
+# per new session (`time-setsid`: a child's fork, setsid(), exit and reaping) and per failing
+# setsid() (`time-setsid-eperm`: a session leader's, which makes no event), with our core
 # loaded and cn_proc_example not loaded (unloaded), loaded with probe_events=0 (off), loaded with
 # its probes and nobody listening (probes), and with one listener, which gets every event (listener).
 probecost_rows() {
@@ -227,7 +228,8 @@ probecost_rows() {
 		fi
 		settle
 		echo "mode=$mode round=$round config=$config row=probecost" \
-			"$(proctrigger time-ids 5000) $(proctrigger time-setsid 300)"
+			"$(proctrigger time-ids 5000) $(proctrigger time-setsid 300)" \
+			"$(proctrigger time-setsid-eperm 20000)"
 		if [ $config = listener ]; then
 			kill $listener
 			wait $listener
