@@ -55,7 +55,7 @@ module! {
         },
         probe_events: bool {
             default: true,
-            description: "Send UID, GID, SID and PTRACE events (fprobes on commit_creds and the setsid and ptrace syscalls)",
+            description: "Send UID, GID, SID and PTRACE events (fprobes; see PROC_EVENTS.md)",
         },
     },
 }

@@ -123,8 +123,9 @@ pub(crate) fn current_tracer() -> Option<Ids> {
     let _rcu = rcu::read_lock();
     // SAFETY: The current task is valid. Its `ptrace` flags and `parent` (the tracer while it is
     // traced, else the real parent) change under `tasklist_lock`, which we do not hold: each is
-    // read once. The parent is a task freed only after an RCU grace period, so not before `_rcu`
-    // is dropped; `Task` is a transparent wrapper of `task_struct`.
+    // read once. `parent` always points to a task (init's is the idle task), freed only after an
+    // RCU grace period, so not before `_rcu` is dropped; `Task` is a transparent wrapper of
+    // `task_struct`.
     unsafe {
         if core::ptr::read_volatile(&raw const (*task).ptrace) == 0 {
             return None;

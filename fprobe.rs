@@ -217,8 +217,9 @@ impl<P: FunctionProbe> Fprobe<P> {
     pub(crate) unsafe fn register(ctx: Arc<P::Context>, symbol: &'static CStr) -> Result<Self> {
         let mut err = 0;
         // SAFETY: The symbol is a static string of a function that `P` may probe (safety
-        // requirements); the handlers are those of `Adapter<P>`, whose requirements hold: the context lives in `_ctx` until `drop` has unregistered the probe,
-        // and the data size is that of `P::Note`.
+        // requirements); the handlers are those of `Adapter<P>`, whose requirements hold: the
+        // context lives in `_ctx` until `drop` has unregistered the probe, and the data size is
+        // that of `P::Note`.
         let probe = unsafe {
             ffi::cn_fprobe_register(
                 symbol.as_char_ptr(),
