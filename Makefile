@@ -15,7 +15,10 @@
 #                        (must be warning-free)
 #   make fmt-check       rustfmt --check over the Rust sources and cnctl
 #   make rust-analyzer   rust-project.json for rust-analyzer (the module crates against KDIR)
-#   make readme-example  build the README's API examples as modules (zero warnings)
+#   make examples        build examples/ (a Rust and a C consumer module) with their own Makefiles,
+#                        and check the README's API blocks against them (zero warnings)
+#   make install         install the modules into /lib/modules/<release>/extra and run depmod
+#                        (INSTALL_MOD_PATH=DIR installs under DIR instead)
 #   make clean           remove build outputs
 #
 # Kbuild reads ./Kbuild (not this file) when it builds the modules with M=$(CURDIR).
@@ -28,9 +31,10 @@ else
 export KDIR
 endif
 
-RUSTFMT_FILES = $(wildcard $(CURDIR)/*.rs $(CURDIR)/tests/harness/*.rs $(CURDIR)/tests/lockdep/*.rs)
+RUSTFMT_FILES = $(wildcard $(CURDIR)/*.rs $(CURDIR)/tests/harness/*.rs $(CURDIR)/tests/lockdep/*.rs \
+	$(CURDIR)/examples/*/*.rs)
 
-.PHONY: all modules check run bench bench-profile fuzz clippy fmt-check rust-analyzer readme-example clean
+.PHONY: all modules check run bench bench-profile fuzz clippy fmt-check rust-analyzer examples install clean
 
 all: modules
 
@@ -60,8 +64,11 @@ clippy:
 rust-analyzer:
 	@KDIR="$(KDIR)" $(CURDIR)/scripts/rust-analyzer
 
-readme-example: modules
-	@KDIR="$(KDIR)" $(CURDIR)/scripts/build-readme-example
+examples: modules
+	@KDIR="$(KDIR)" $(CURDIR)/scripts/build-examples
+
+install: modules
+	@KDIR="$(KDIR)" $(CURDIR)/scripts/install-modules
 
 fmt-check:
 	@echo "==> rustfmt --check"
@@ -74,7 +81,8 @@ fmt-check:
 
 clean:
 	@echo "==> clean: build/, tools/cnctl/target/, rust-project.json, kbuild outputs"
-	@rm -rf $(CURDIR)/build $(CURDIR)/tools/cnctl/target $(CURDIR)/rust-project.json
+	@rm -rf $(CURDIR)/build $(CURDIR)/tools/cnctl/target $(CURDIR)/rust-project.json \
+		$(CURDIR)/examples/rust-echo/connector_api.rs
 	@find $(CURDIR) -path $(CURDIR)/.git -prune -o \
 		\( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
 		-o -name '*.mod.o' -o -name '.*.cmd' -o -name '*.rmeta' -o -name '*.rlib' \
