@@ -69,11 +69,11 @@ wait_line "^proc [0-9.]+ exit pid=$child tgid=$child exit_code=0 exit_signal=17 
 sh -c 'echo -n cn-renamed >/proc/self/comm' &
 child=$!
 wait $child
-wait_line "^proc [0-9.]+ comm pid=$child tgid=$child comm=cn-renamed cpu="
+wait_line "^proc [0-9.]+ comm pid=$child tgid=$child comm=\"cn-renamed\" cpu="
 sh -c 'echo -n abcdefghijklmnopqrstuvwxyz >/proc/self/comm' &
 child=$!
 wait $child
-wait_line "^proc [0-9.]+ comm pid=$child tgid=$child comm=abcdefghijklmno cpu="
+wait_line "^proc [0-9.]+ comm pid=$child tgid=$child comm=\"abcdefghijklmno\" cpu="
 wait_line "^proc [0-9.]+ exit pid=$child tgid=$child exit_code=0 "
 
 wait $listener || fail "the listener failed"

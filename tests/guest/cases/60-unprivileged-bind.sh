@@ -6,11 +6,12 @@
 . /tests/cn.sh
 load_core
 out=$(cnctl --as-uid 1000 bind --group 14 2>&1) && fail "unprivileged bind to 14 succeeded: $out"
-echo "$out" | grep -q "^EPERM" || fail "expected EPERM, got: $out"
+echo "$out" | grep -q "^cnctl: EPERM: joining connector group 14: " || fail "expected EPERM, got: $out"
 cnctl --as-uid 1000 bind --group 1 || fail "unprivileged bind to the proc group failed"
 cnctl bind --group 14 || fail "root bind to 14 failed"
 cnctl bind --group 25 || fail "root bind to the last group failed"
 if [ "$CONFIG" != c ]; then
 	out=$(cnctl --as-uid 1000 bind --group 3 2>&1) && fail "unprivileged bind to 3 succeeded: $out"
-	echo "$out" | grep -q "^EPERM" || fail "expected EPERM for group 3, got: $out"
+	echo "$out" | grep -q "^cnctl: EPERM: joining connector group 3: " ||
+		fail "expected EPERM for group 3, got: $out"
 fi

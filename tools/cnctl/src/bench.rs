@@ -1068,8 +1068,8 @@ mod tests {
         .into();
         assert_eq!(
             f.0,
-            "listener 2: after 5 of 10 broadcasts: ENOBUFS: receive buffer overrun, \
-             messages were lost"
+            "listener 2: after 5 of 10 broadcasts: ENOBUFS: receiving: No buffer space \
+             available (os error 105); receive buffer overrun, messages were lost"
         );
         let f: Fatal = Fail::Msg("x".into()).by("listener 0").into();
         assert_eq!(f.0, "listener 0: x");

@@ -1,6 +1,5 @@
 //! Turning errno values into words.
 
-use std::ffi::CStr;
 use std::io;
 
 /// What the program was doing when an error happened; selects the
@@ -101,44 +100,89 @@ pub fn errno_name(e: i32) -> Option<&'static str> {
     })
 }
 
-/// The C library's text for an errno value.
-pub fn strerror(e: i32) -> String {
-    // SAFETY: strerror returns a pointer to a NUL-terminated string that
-    // stays valid until the next strerror call; it is copied at once and
-    // this program is single-threaded.
-    unsafe {
-        let p = libc::strerror(e);
-        if p.is_null() {
-            format!("error {e}")
-        } else {
-            CStr::from_ptr(p).to_string_lossy().into_owned()
+/// The network namespace of this process, compared with the initial one (that of pid 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetNs {
+    /// The initial network namespace.
+    Initial,
+    /// Another one: its inode (`net:[inode]`).
+    Other(u64),
+    /// Not known (/proc/1/ns/net is readable only with ptrace access to pid 1): this process's
+    /// namespace inode, if readable.
+    Unknown(Option<u64>),
+}
+
+impl NetNs {
+    /// Compares the links /proc/self/ns/net and /proc/1/ns/net.
+    pub fn of_this_process() -> NetNs {
+        let inode = |path: &str| {
+            std::fs::read_link(path)
+                .ok()
+                .and_then(|link| parse_ns_link(&link.to_string_lossy()))
+        };
+        match (inode("/proc/self/ns/net"), inode("/proc/1/ns/net")) {
+            (Some(own), Some(init)) if own == init => NetNs::Initial,
+            (Some(own), Some(_)) => NetNs::Other(own),
+            (own, _) => NetNs::Unknown(own),
         }
     }
 }
 
-/// The line printed for an errno value met while doing `ctx`.
-pub fn describe_errno(e: i32, ctx: Ctx) -> String {
-    match e {
-        libc::EPERM => match ctx {
-            Ctx::Join(g) => format!(
-                "EPERM: permission denied (joining connector group {g} needs CAP_NET_ADMIN; \
-                 only the proc group 1 is open to everyone)"
-            ),
-            other => format!("EPERM: permission denied ({})", other.describe()),
-        },
-        libc::ENOBUFS => "ENOBUFS: receive buffer overrun, messages were lost".into(),
-        libc::ESRCH => "ESRCH: no listener".into(),
-        libc::ECONNREFUSED => "ECONNREFUSED: no connector in the kernel (load connector.ko)".into(),
-        libc::EPROTONOSUPPORT if ctx == Ctx::Socket => {
-            "EPROTONOSUPPORT: the kernel has no NETLINK_CONNECTOR socket \
-             (load connector.ko)"
-                .into()
+/// The inode of a namespace link's target, `net:[4026531840]`.
+pub fn parse_ns_link(target: &str) -> Option<u64> {
+    target
+        .strip_prefix("net:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
+/// How to load the connector.
+const LOAD_CONNECTOR: &str = "modprobe connector, or insmod connector.ko";
+
+/// What to add to the error `e` met while doing `ctx`: its likely cause. `netns` is asked only
+/// when the namespace matters (the kernel refused a send: it has no connector socket for us).
+pub fn hint(e: i32, ctx: Ctx, netns: impl FnOnce() -> NetNs) -> Option<String> {
+    Some(match (e, ctx) {
+        (libc::EPERM, Ctx::Join(_)) => {
+            "needs CAP_NET_ADMIN; only the process events group 1 is open to everyone".into()
         }
-        _ => match errno_name(e) {
-            Some(name) => format!("{name}: {} ({})", strerror(e), ctx.describe()),
-            None => format!("errno {e}: {} ({})", strerror(e), ctx.describe()),
+        (libc::ENOBUFS, Ctx::Recv) => "receive buffer overrun, messages were lost".into(),
+        (libc::ESRCH, _) => "no listener".into(),
+        (libc::EPROTONOSUPPORT, Ctx::Socket) => {
+            format!("the connector is not loaded: {LOAD_CONNECTOR}")
+        }
+        (libc::ECONNREFUSED, Ctx::Send) => match netns() {
+            NetNs::Initial => format!("no connector socket in the kernel: {LOAD_CONNECTOR}"),
+            NetNs::Other(inode) => format!(
+                "the connector socket exists only in the initial network namespace; \
+                 this process is in net:[{inode}]"
+            ),
+            NetNs::Unknown(own) => format!(
+                "no connector socket in this network namespace, {} (unknown whether it is the \
+                 initial one: /proc/1/ns/net is not readable); the connector socket exists only \
+                 in the initial network namespace, and is there after {LOAD_CONNECTOR}",
+                own.map_or_else(|| "net:[?]".into(), |inode| format!("net:[{inode}]"))
+            ),
         },
+        _ => return None,
+    })
+}
+
+/// The words for an errno value met while doing `ctx`, with the hint given the network
+/// namespace `netns`: `NAME: what was done: the system's text[; hint]`.
+pub fn describe_errno_in(e: i32, ctx: Ctx, netns: impl FnOnce() -> NetNs) -> String {
+    let name = errno_name(e).map_or_else(|| format!("errno {e}"), String::from);
+    let text = io::Error::from_raw_os_error(e);
+    match hint(e, ctx, netns) {
+        Some(h) => format!("{name}: {}: {text}; {h}", ctx.describe()),
+        None => format!("{name}: {}: {text}", ctx.describe()),
     }
+}
+
+/// The words for an errno value met while doing `ctx` (see [`describe_errno_in`]).
+pub fn describe_errno(e: i32, ctx: Ctx) -> String {
+    describe_errno_in(e, ctx, NetNs::of_this_process)
 }
 
 /// An error that ends the program with exit code 2.
@@ -149,7 +193,7 @@ impl Fatal {
     pub fn io(e: &io::Error, ctx: Ctx) -> Fatal {
         match e.raw_os_error() {
             Some(n) => Fatal(describe_errno(n, ctx)),
-            None => Fatal(format!("{e} ({})", ctx.describe())),
+            None => Fatal(format!("{}: {e}", ctx.describe())),
         }
     }
 }
@@ -158,34 +202,84 @@ impl Fatal {
 mod tests {
     use super::*;
 
+    fn in_initial() -> NetNs {
+        NetNs::Initial
+    }
+
     #[test]
     fn special_messages() {
         assert_eq!(
-            describe_errno(libc::EPERM, Ctx::Join(5)),
-            "EPERM: permission denied (joining connector group 5 needs CAP_NET_ADMIN; \
-             only the proc group 1 is open to everyone)"
+            describe_errno_in(libc::EPERM, Ctx::Join(5), in_initial),
+            "EPERM: joining connector group 5: Operation not permitted (os error 1); \
+             needs CAP_NET_ADMIN; only the process events group 1 is open to everyone"
         );
         assert_eq!(
-            describe_errno(libc::ENOBUFS, Ctx::Recv),
-            "ENOBUFS: receive buffer overrun, messages were lost"
-        );
-        assert_eq!(describe_errno(libc::ESRCH, Ctx::Send), "ESRCH: no listener");
-        assert_eq!(
-            describe_errno(libc::ECONNREFUSED, Ctx::Send),
-            "ECONNREFUSED: no connector in the kernel (load connector.ko)"
+            describe_errno_in(libc::ENOBUFS, Ctx::Recv, in_initial),
+            "ENOBUFS: receiving: No buffer space available (os error 105); \
+             receive buffer overrun, messages were lost"
         );
         assert_eq!(
-            describe_errno(libc::EPROTONOSUPPORT, Ctx::Socket),
-            "EPROTONOSUPPORT: the kernel has no NETLINK_CONNECTOR socket (load connector.ko)"
+            describe_errno_in(libc::ESRCH, Ctx::Send, in_initial),
+            "ESRCH: sending to the kernel: No such process (os error 3); no listener"
+        );
+        assert_eq!(
+            describe_errno_in(libc::EPROTONOSUPPORT, Ctx::Socket, in_initial),
+            "EPROTONOSUPPORT: creating the NETLINK_CONNECTOR socket: Protocol not supported \
+             (os error 93); the connector is not loaded: modprobe connector, or insmod \
+             connector.ko"
         );
     }
 
     #[test]
+    fn connection_refused_names_the_namespace() {
+        let refused = |netns: NetNs| hint(libc::ECONNREFUSED, Ctx::Send, || netns).unwrap();
+        assert_eq!(
+            refused(NetNs::Initial),
+            "no connector socket in the kernel: modprobe connector, or insmod connector.ko"
+        );
+        assert_eq!(
+            refused(NetNs::Other(4026532288)),
+            "the connector socket exists only in the initial network namespace; this process \
+             is in net:[4026532288]"
+        );
+        let unknown = refused(NetNs::Unknown(Some(4026532288)));
+        assert_eq!(
+            unknown,
+            "no connector socket in this network namespace, net:[4026532288] (unknown whether \
+             it is the initial one: /proc/1/ns/net is not readable); the connector socket \
+             exists only in the initial network namespace, and is there after modprobe \
+             connector, or insmod connector.ko"
+        );
+        assert!(refused(NetNs::Unknown(None)).contains(" namespace, net:[?] (unknown"));
+        // The namespace is looked at only for a refused send.
+        let untouched = || -> NetNs { panic!("namespace looked up") };
+        assert_eq!(hint(libc::EINVAL, Ctx::Send, untouched), None);
+        assert_eq!(hint(libc::ECONNREFUSED, Ctx::Recv, untouched), None);
+        // The hint names the module that exists.
+        let load = hint(libc::EPROTONOSUPPORT, Ctx::Socket, untouched).unwrap();
+        assert!(load.contains("connector.ko") && !load.contains("connector_core"));
+    }
+
+    #[test]
+    fn namespace_links() {
+        assert_eq!(parse_ns_link("net:[4026531840]"), Some(4026531840));
+        assert_eq!(parse_ns_link("net:[]"), None);
+        assert_eq!(parse_ns_link("mnt:[4026531840]"), None);
+        assert_eq!(parse_ns_link("net:[12"), None);
+        // This process's own namespace is always readable.
+        assert_ne!(NetNs::of_this_process(), NetNs::Unknown(None));
+    }
+
+    #[test]
     fn generic_messages() {
-        let s = describe_errno(libc::EINVAL, Ctx::Join(0));
-        assert!(s.starts_with("EINVAL: Invalid argument"), "{s}");
-        assert!(s.contains("group 0"), "{s}");
-        assert!(describe_errno(9999, Ctx::Send).starts_with("errno 9999: "));
+        let s = describe_errno_in(libc::EINVAL, Ctx::Join(0), in_initial);
+        assert_eq!(
+            s,
+            "EINVAL: joining connector group 0: Invalid argument (os error 22)"
+        );
+        assert!(describe_errno_in(9999, Ctx::Send, in_initial).starts_with("errno 9999: "));
         assert_eq!(errno_name(libc::ENODEV), Some("ENODEV"));
+        let f = Fatal::io(&io::Error::other("odd"), Ctx::Recv);
+        assert_eq!(f.0, "receiving: odd");
     }
 }

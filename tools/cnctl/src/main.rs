@@ -5,6 +5,8 @@ mod bench;
 mod cli;
 mod errors;
 mod fuzz;
+mod output;
+mod signals;
 mod wire;
 
 use std::io::{self, Write};
@@ -15,9 +17,11 @@ use std::time::{Duration, Instant};
 use netlink_sys::{protocols::NETLINK_CONNECTOR, Socket, SocketAddr};
 
 use cli::{
-    Command, FloodOpts, FuzzOpts, InsmodOpts, ListenOpts, NotifyOpts, ProcOpts, RawOpts, SendOpts,
+    BindOpts, Command, Early, FloodOpts, FuzzOpts, InsmodOpts, ListenOpts, NotifyOpts, ProcOpts,
+    RawOpts, SendOpts,
 };
 use errors::{Ctx, Fatal};
+use output::{Printer, Record};
 use wire::{NlItem, ProcEvent};
 
 /// Exit codes.
@@ -36,12 +40,34 @@ const RAW_ACK_WAIT: Duration = Duration::from_millis(1000);
 
 type Res<T> = Result<T, Fatal>;
 
+/// The error of a write to stdout.
+fn stdout_error(e: io::Error) -> Fatal {
+    Fatal(format!("writing to stdout: {e}"))
+}
+
 /// Print one line to stdout and flush it at once.
 fn emit(line: &str) -> Res<()> {
-    let mut out = io::stdout().lock();
-    writeln!(out, "{line}")
-        .and_then(|()| out.flush())
-        .map_err(|e| Fatal(format!("writing to stdout: {e}")))
+    output::write_line(line).map_err(stdout_error)
+}
+
+/// Print a record with `printer`; any failure to write is fatal.
+fn print(printer: &Printer, record: &Record) -> Res<()> {
+    printer.print(record).map_err(stdout_error)
+}
+
+/// Print a record in a receive loop (listen, proc). Returns whether stdout is still open: a
+/// closed one (EPIPE) ends the loop cleanly; other write errors are fatal.
+fn print_in_loop(printer: &Printer, record: &Record) -> Res<bool> {
+    match printer.print(record) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(stdout_error(e)),
+    }
+}
+
+/// Report on stderr why a command ends with a failure exit code other than an error's.
+fn report(what: &str) {
+    eprintln!("cnctl: {what}");
 }
 
 /// Note something unusual on stderr (not part of the tested output).
@@ -117,19 +143,24 @@ impl Conn {
     }
 
     /// Wait for one datagram until `deadline` (`None`: forever).
-    /// Returns `Ok(None)` on timeout, else the messages it carried.
+    /// Returns `Ok(None)` when the wait ends without one: at the deadline, or when SIGINT or
+    /// SIGTERM asked to stop ([`signals::stop_requested`]); else the messages it carried.
     fn recv_until(&mut self, deadline: Option<Instant>) -> Res<Option<Vec<NlItem>>> {
         loop {
-            let timeout_ms: libc::c_int = match deadline {
-                None => -1,
+            if signals::stop_requested() {
+                return Ok(None);
+            }
+            let timeout = match deadline {
+                None => None,
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         return Ok(None);
                     }
-                    // round up so that we never wake up early and spin
-                    let ms = left.as_nanos().div_ceil(1_000_000);
-                    ms.min(libc::c_int::MAX as u128) as libc::c_int
+                    Some(libc::timespec {
+                        tv_sec: left.as_secs() as libc::time_t,
+                        tv_nsec: libc::c_long::from(left.subsec_nanos()),
+                    })
                 }
             };
             let mut pfd = libc::pollfd {
@@ -137,8 +168,16 @@ impl Conn {
                 events: libc::POLLIN,
                 revents: 0,
             };
-            // SAFETY: pfd is a valid pollfd for the duration of the call.
-            let r = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+            // With the mask of `signals`, SIGINT and SIGTERM can come only during this wait.
+            // SAFETY: pfd, the timeout and the mask are valid for the duration of the call.
+            let r = unsafe {
+                libc::ppoll(
+                    &mut pfd,
+                    1,
+                    timeout.as_ref().map_or(std::ptr::null(), |t| t as *const _),
+                    signals::wait_mask().map_or(std::ptr::null(), |m| m as *const _),
+                )
+            };
             if r < 0 {
                 let e = io::Error::last_os_error();
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -207,42 +246,83 @@ fn drop_privileges(uid: u32) -> Res<()> {
     Ok(())
 }
 
+/// Let SIGINT and SIGTERM end the receive loop of `listen` or `proc` (see [`signals`]).
+fn catch_stop_signals() -> Res<()> {
+    signals::catch_stop_signals().map_err(|e| Fatal(format!("catching SIGINT and SIGTERM: {e}")))
+}
+
+/// How a receive loop (listen, proc) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// The count was reached, or the time was up without a count.
+    Done,
+    /// The time was up before the count.
+    TimedOut,
+    /// SIGINT, SIGTERM or a closed stdout.
+    Stopped,
+}
+
+impl End {
+    /// The exit code: only a count not reached fails.
+    fn exit_code(self) -> u8 {
+        match self {
+            End::Done | End::Stopped => EXIT_OK,
+            End::TimedOut => EXIT_TIMEOUT,
+        }
+    }
+}
+
+/// How a wait of a receive loop ended without a datagram, for a loop that receives `count`
+/// messages (if given) and has `received` of them.
+fn wait_ended(count: Option<u64>, received: u64) -> End {
+    if signals::stop_requested() {
+        return End::Stopped;
+    }
+    match count {
+        Some(n) => {
+            report(&format!("timeout: received {received} of {n}"));
+            End::TimedOut
+        }
+        None => End::Done,
+    }
+}
+
 fn cmd_listen(o: &ListenOpts) -> Res<u8> {
+    catch_stop_signals()?;
+    let printer = Printer::new(&o.output);
     let mut conn = Conn::open()?;
     conn.join(o.group)?;
     eprintln!("listening group={}", o.group);
-    if o.count == Some(0) {
-        return Ok(EXIT_OK);
-    }
+    Ok(listen_loop(o, &printer, &mut conn)?.exit_code())
+}
+
+/// Receive and print the messages of `listen` until one of its ends.
+fn listen_loop(o: &ListenOpts, printer: &Printer, conn: &mut Conn) -> Res<End> {
     let deadline = o
         .timeout_ms
         .map(|t| Instant::now() + Duration::from_millis(t));
     let mut received: u64 = 0;
     loop {
+        if o.count == Some(received) {
+            return Ok(End::Done);
+        }
         let Some(items) = conn.recv_until(deadline)? else {
-            return Ok(match o.count {
-                Some(n) => {
-                    eprintln!("timeout: received {received} of {n}");
-                    EXIT_TIMEOUT
-                }
-                None => EXIT_OK,
-            });
+            return Ok(wait_ended(o.count, received));
         };
         for item in items {
-            match item {
-                NlItem::Cn(m) => {
-                    if o.match_idx.is_some_and(|i| i != m.idx)
-                        || o.match_val.is_some_and(|v| v != m.val)
-                    {
-                        continue;
-                    }
-                    emit(&m.recv_line())?;
-                    received += 1;
-                    if o.count == Some(received) {
-                        return Ok(EXIT_OK);
-                    }
-                }
-                other => note_item(&other),
+            let NlItem::Cn(m) = item else {
+                note_item(&item);
+                continue;
+            };
+            if o.match_idx.is_some_and(|i| i != m.idx) || o.match_val.is_some_and(|v| v != m.val) {
+                continue;
+            }
+            if !print_in_loop(printer, &Record::Recv(&m))? {
+                return Ok(End::Stopped);
+            }
+            received += 1;
+            if o.count == Some(received) {
+                return Ok(End::Done);
             }
         }
     }
@@ -289,16 +369,18 @@ fn sent_line(idx: u32, val: u32, seq: u32, ack: u32, len: usize) {
 }
 
 fn cmd_send(o: &SendOpts) -> Res<u8> {
+    let printer = Printer::new(&o.output);
     let mut conn = Conn::open()?;
     if let Some(g) = o.group {
         conn.join(g)?;
     }
     let nl_flags = if o.nl_ack { wire::NLM_F_ACK } else { 0 };
-    let msg = wire::encode_cn_request(o.idx, o.val, o.seq, o.ack, o.flags, &o.data, nl_flags)
+    let data = o.payload();
+    let msg = wire::encode_cn_request(o.idx, o.val, o.seq, o.ack, o.flags, &data, nl_flags)
         .ok_or_else(|| Fatal("data too long for a connector message".into()))?;
     conn.send_kernel(&msg)
         .map_err(|e| Fatal::io(&e, Ctx::Send))?;
-    sent_line(o.idx, o.val, o.seq, o.ack, o.data.len());
+    sent_line(o.idx, o.val, o.seq, o.ack, data.len());
 
     let start = Instant::now();
     let mut ack = Wait::new(o.nl_ack, start, SEND_ACK_WAIT);
@@ -322,7 +404,7 @@ fn cmd_send(o: &SendOpts) -> Res<u8> {
         for item in items {
             match item {
                 NlItem::Ack { error, .. } => {
-                    emit(&format!("nlack error={error}"))?;
+                    print(&printer, &Record::Nlack(error))?;
                     if ack.pending().is_some() {
                         ack = Wait::Done;
                     }
@@ -334,11 +416,11 @@ fn cmd_send(o: &SendOpts) -> Res<u8> {
                     let is_reply =
                         m.idx == o.idx && m.val == o.val && m.seq == o.seq && m.ack == want_ack;
                     if is_reply && reply.pending().is_some() {
-                        emit(&m.recv_line())?;
+                        print(&printer, &Record::Recv(&m))?;
                         reply = Wait::Done;
                     } else if o.group.is_some() {
                         // broadcasts asked for with --group
-                        emit(&m.recv_line())?;
+                        print(&printer, &Record::Recv(&m))?;
                     } else {
                         note_item(&NlItem::Cn(m));
                     }
@@ -349,16 +431,18 @@ fn cmd_send(o: &SendOpts) -> Res<u8> {
     }
     let mut code = EXIT_OK;
     if ack == Wait::TimedOut {
-        eprintln!("timeout: no netlink ack");
+        report("timeout: no netlink ack");
         code = EXIT_TIMEOUT;
     }
     match reply {
         Wait::TimedOut => {
-            eprintln!("timeout: no reply");
+            report("timeout: no reply");
             code = EXIT_TIMEOUT;
         }
         Wait::Rejected(e) => {
-            eprintln!("no reply: the kernel answered with netlink error={e}");
+            report(&format!(
+                "no reply: the kernel answered with netlink error={e}"
+            ));
             code = EXIT_TIMEOUT;
         }
         _ => {}
@@ -368,21 +452,21 @@ fn cmd_send(o: &SendOpts) -> Res<u8> {
 
 /// Wait up to `within` for an NLMSG_ERROR and print it.
 /// Connector messages arriving meanwhile are printed if `print_cn`.
-fn wait_nl_ack(conn: &mut Conn, within: Duration, print_cn: bool) -> Res<bool> {
+fn wait_nl_ack(conn: &mut Conn, printer: &Printer, within: Duration, print_cn: bool) -> Res<bool> {
     let deadline = Instant::now() + within;
     loop {
         let Some(items) = conn.recv_until(Some(deadline))? else {
-            eprintln!("timeout: no netlink ack");
+            report("timeout: no netlink ack");
             return Ok(false);
         };
         let mut got = false;
         for item in items {
             match item {
                 NlItem::Ack { error, .. } => {
-                    emit(&format!("nlack error={error}"))?;
+                    print(printer, &Record::Nlack(error))?;
                     got = true;
                 }
-                NlItem::Cn(m) if print_cn => emit(&m.recv_line())?,
+                NlItem::Cn(m) if print_cn => print(printer, &Record::Recv(&m))?,
                 other => note_item(&other),
             }
         }
@@ -394,13 +478,15 @@ fn wait_nl_ack(conn: &mut Conn, within: Duration, print_cn: bool) -> Res<bool> {
 
 fn cmd_raw(o: &RawOpts) -> Res<u8> {
     let mut conn = Conn::open()?;
-    conn.send_kernel(&o.bytes)
+    let bytes = &o.hex.0;
+    conn.send_kernel(bytes)
         .map_err(|e| Fatal::io(&e, Ctx::Send))?;
-    eprintln!("sent raw len={}", o.bytes.len());
+    eprintln!("sent raw len={}", bytes.len());
     if !o.nl_ack {
         return Ok(EXIT_OK);
     }
-    Ok(if wait_nl_ack(&mut conn, RAW_ACK_WAIT, false)? {
+    let printer = Printer::new(&o.output);
+    Ok(if wait_nl_ack(&mut conn, &printer, RAW_ACK_WAIT, false)? {
         EXIT_OK
     } else {
         EXIT_TIMEOUT
@@ -411,10 +497,11 @@ fn cmd_flood(o: &FloodOpts) -> Res<u8> {
     let mut conn = Conn::open()?;
     let (mut sent, mut errors, mut replies) = (0u64, 0u64, 0u64);
     let mut first_error: Option<io::Error> = None;
+    let data = o.data.as_ref().map_or(&[][..], |d| &d.0[..]);
     let start = Instant::now();
     for i in 0..o.count {
         let seq = i as u32; // wraps past 2^32 messages
-        let msg = wire::encode_cn_request(o.idx, o.val, seq, 0, 0, &o.data, 0)
+        let msg = wire::encode_cn_request(o.idx, o.val, seq, 0, 0, data, 0)
             .ok_or_else(|| Fatal("data too long for a connector message".into()))?;
         match conn.send_kernel(&msg) {
             Ok(_) => sent += 1,
@@ -426,7 +513,7 @@ fn cmd_flood(o: &FloodOpts) -> Res<u8> {
         }
         if o.reply {
             if !wait_reply(&mut conn, o.idx, o.val, seq, FLOOD_REPLY_WAIT)? {
-                eprintln!("timeout: no reply to seq={seq}");
+                report(&format!("timeout: no reply to seq={seq}"));
                 break;
             }
             replies += 1;
@@ -468,26 +555,31 @@ fn wait_reply(conn: &mut Conn, idx: u32, val: u32, seq: u32, within: Duration) -
     Ok(false)
 }
 
-fn cmd_bind(group: u32) -> Res<u8> {
+fn cmd_bind(o: &BindOpts) -> Res<u8> {
     let conn = Conn::open()?;
-    conn.join(group)?;
-    emit(&format!("bind group={group} ok"))?;
+    conn.join(o.group)?;
+    let printer = Printer {
+        json: o.json,
+        clock: None,
+    };
+    print(&printer, &Record::Bind(o.group))?;
     Ok(EXIT_OK)
 }
 
 fn cmd_notify(o: &NotifyOpts) -> Res<u8> {
+    let printer = Printer::new(&o.output);
     let mut conn = Conn::open()?;
-    let data = wire::encode_ctl_msg(o.add_group.unwrap_or(0), &o.idx_reqs, &o.val_reqs);
+    let data = wire::encode_ctl_msg(o.add.unwrap_or(0), &o.idx.0, &o.val.0);
     let nl_flags = if o.nl_ack { wire::NLM_F_ACK } else { 0 };
     let msg = wire::encode_cn_request(o.ctl_idx, o.ctl_val, 0, 0, 0, &data, nl_flags)
         .ok_or_else(|| Fatal("control message too long".into()))?;
     conn.send_kernel(&msg)
         .map_err(|e| Fatal::io(&e, Ctx::Send))?;
     sent_line(o.ctl_idx, o.ctl_val, 0, 0, data.len());
-    if o.nl_ack && !wait_nl_ack(&mut conn, SEND_ACK_WAIT, o.listen_ms.is_some())? {
+    if o.nl_ack && !wait_nl_ack(&mut conn, &printer, SEND_ACK_WAIT, o.listen_ms.is_some())? {
         return Ok(EXIT_TIMEOUT);
     }
-    let (Some(group), Some(ms)) = (o.add_group, o.listen_ms) else {
+    let (Some(group), Some(ms)) = (o.add, o.listen_ms) else {
         return Ok(EXIT_OK);
     };
     conn.join(group)?;
@@ -496,8 +588,8 @@ fn cmd_notify(o: &NotifyOpts) -> Res<u8> {
     while let Some(items) = conn.recv_until(Some(deadline))? {
         for item in items {
             match item {
-                NlItem::Cn(m) => emit(&m.recv_line())?,
-                NlItem::Ack { error, .. } => emit(&format!("nlack error={error}"))?,
+                NlItem::Cn(m) => print(&printer, &Record::Recv(&m))?,
+                NlItem::Ack { error, .. } => print(&printer, &Record::Nlack(error))?,
                 other => note_item(&other),
             }
         }
@@ -520,35 +612,52 @@ fn send_proc_request(conn: &Conn, op: u32, events: u32, legacy: bool) -> Res<()>
     Ok(())
 }
 
+/// The name of process (or thread) `pid` from /proc/PID/comm, if it is still there.
+fn process_name(pid: i32) -> Option<Vec<u8>> {
+    let mut name = std::fs::read(format!("/proc/{pid}/comm")).ok()?;
+    if name.last() == Some(&b'\n') {
+        name.pop();
+    }
+    Some(name)
+}
+
 fn cmd_proc(o: &ProcOpts) -> Res<u8> {
+    catch_stop_signals()?;
+    let printer = Printer::new(&o.output);
     let mut conn = Conn::open()?;
     conn.lossy = true;
     conn.join(wire::CN_IDX_PROC)?;
     send_proc_request(&conn, o.op, o.filter, o.legacy)?;
+    let mut ignored = false;
+    let end = proc_loop(o, &printer, &mut conn, &mut ignored)?;
+    // Only a listener stops listening: after another operation an IGNORE
+    // would count off a listener that never was (as the C connector counts).
+    if !ignored && o.op == wire::PROC_CN_MCAST_LISTEN {
+        send_proc_request(&conn, wire::PROC_CN_MCAST_IGNORE, o.filter, o.legacy)?;
+    }
+    Ok(end.exit_code())
+}
+
+/// Receive and print the events of `proc` until one of its ends; sets `ignored` when
+/// `--ignore-after-ms` sent the IGNORE.
+fn proc_loop(o: &ProcOpts, printer: &Printer, conn: &mut Conn, ignored: &mut bool) -> Res<End> {
     let start = Instant::now();
     let deadline = o.timeout_ms.map(|t| start + Duration::from_millis(t));
     let mut ignore_at = o.ignore_after_ms.map(|t| start + Duration::from_millis(t));
-    let mut ignored = false;
     let mut received: u64 = 0;
-    let code = 'outer: loop {
+    loop {
         if o.count == Some(received) {
-            break EXIT_OK;
+            return Ok(End::Done);
         }
         if ignore_at.is_some_and(|at| Instant::now() >= at) {
-            send_proc_request(&conn, wire::PROC_CN_MCAST_IGNORE, o.filter, o.legacy)?;
+            send_proc_request(conn, wire::PROC_CN_MCAST_IGNORE, o.filter, o.legacy)?;
             ignore_at = None;
-            ignored = true;
+            *ignored = true;
         }
         let wake = [deadline, ignore_at].into_iter().flatten().min();
         let Some(items) = conn.recv_until(wake)? else {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                break match o.count {
-                    Some(n) => {
-                        eprintln!("timeout: received {received} of {n}");
-                        EXIT_TIMEOUT
-                    }
-                    None => EXIT_OK,
-                };
+            if signals::stop_requested() || deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(wait_ended(o.count, received));
             }
             continue;
         };
@@ -564,21 +673,27 @@ fn cmd_proc(o: &ProcOpts) -> Res<u8> {
                 note_item(&NlItem::Cn(m));
                 continue;
             };
-            emit(&event.line(&m))?;
+            let name = o
+                .resolve
+                .then(|| event.data.subject_pid())
+                .flatten()
+                .and_then(process_name);
+            let record = Record::Proc {
+                event: &event,
+                msg: &m,
+                name: name.as_deref(),
+            };
+            if !print_in_loop(printer, &record)? {
+                return Ok(End::Stopped);
+            }
             if !event.is_ack() {
                 received += 1;
                 if o.count == Some(received) {
-                    break 'outer EXIT_OK;
+                    return Ok(End::Done);
                 }
             }
         }
-    };
-    // Only a listener stops listening: after another operation an IGNORE
-    // would count off a listener that never was (as the C connector counts).
-    if !ignored && o.op == wire::PROC_CN_MCAST_LISTEN {
-        send_proc_request(&conn, wire::PROC_CN_MCAST_IGNORE, o.filter, o.legacy)?;
     }
-    Ok(code)
 }
 
 /// How often `fuzz` drains what comes back (acks, replies, errors).
@@ -605,9 +720,6 @@ fn fuzz_error_is_expected(errno: i32) -> bool {
 }
 
 fn cmd_fuzz(o: &FuzzOpts) -> Res<u8> {
-    if let Some(uid) = o.as_uid {
-        drop_privileges(uid)?;
-    }
     let mut conn = Conn::open()?;
     conn.sock
         .set_non_blocking(true)
@@ -716,7 +828,7 @@ fn cmd_insmod(o: &InsmodOpts) -> Res<u8> {
             errors::describe_errno(e.raw_os_error().unwrap_or(0), Ctx::Module)
         ))
     })?;
-    let params = CString::new(o.params.as_str())
+    let params = CString::new(o.params.join(" "))
         .map_err(|_| Fatal("insmod: a parameter contains a NUL byte".into()))?;
     // Everything is prepared before fail-nth is armed: from the write on,
     // every slab allocation of this thread counts, so nothing but the load
@@ -761,11 +873,11 @@ fn cmd_insmod(o: &InsmodOpts) -> Res<u8> {
     line += &format!(" result={result}");
     emit(&line)?;
     if result != 0 {
-        eprintln!(
+        report(&format!(
             "insmod {}: {}",
             o.file,
             errors::describe_errno(-result, Ctx::Module)
-        );
+        ));
     }
     Ok(if result == 0 { EXIT_OK } else { EXIT_TIMEOUT })
 }
@@ -782,10 +894,10 @@ fn cmd_rmmod(name: &str) -> Res<u8> {
     };
     emit(&format!("rmmod: {name} result={result}"))?;
     if result != 0 {
-        eprintln!(
+        report(&format!(
             "rmmod {name}: {}",
             errors::describe_errno(-result, Ctx::Module)
-        );
+        ));
     }
     Ok(if result == 0 { EXIT_OK } else { EXIT_TIMEOUT })
 }
@@ -804,13 +916,11 @@ fn run(cli: &cli::Cli) -> Res<u8> {
         // socket. Writing the flag needs CAP_SYS_RESOURCE at the time of the write: with
         // --as-uid it is set now, before the privileges go. `bench` opens its sockets on
         // several threads: the flag is set now (new threads inherit it).
-        let drops =
-            cli.as_uid.is_some() || matches!(&cli.cmd, Command::Fuzz(o) if o.as_uid.is_some());
         let socket = !matches!(
             cli.cmd,
-            Command::Insmod(_) | Command::Rmmod { .. } | Command::Help | Command::Bench(_)
+            Command::Insmod(_) | Command::Rmmod(_) | Command::Bench(_)
         );
-        if socket && !drops {
+        if socket && cli.as_uid.is_none() {
             MAKE_IT_FAIL_AFTER_OPEN.store(true, std::sync::atomic::Ordering::Relaxed);
         } else {
             make_it_fail()?;
@@ -820,46 +930,37 @@ fn run(cli: &cli::Cli) -> Res<u8> {
         drop_privileges(uid)?;
     }
     match &cli.cmd {
-        Command::Help => {
-            print!("{}", cli::USAGE);
-            Ok(EXIT_OK)
-        }
         Command::Listen(o) => cmd_listen(o),
         Command::Send(o) => cmd_send(o),
         Command::Raw(o) => cmd_raw(o),
         Command::Flood(o) => cmd_flood(o),
-        Command::Bind { group } => cmd_bind(*group),
+        Command::Bind(o) => cmd_bind(o),
         Command::Notify(o) => cmd_notify(o),
         Command::Proc(o) => cmd_proc(o),
         Command::Fuzz(o) => cmd_fuzz(o),
         Command::Insmod(o) => cmd_insmod(o),
-        Command::Rmmod { name } => cmd_rmmod(name),
-        Command::Bench(o) => bench::run(o),
+        Command::Rmmod(o) => cmd_rmmod(&o.name),
+        Command::Bench(b) => bench::run(&b.opts()),
     }
 }
 
 fn main() -> ExitCode {
-    let args: Result<Vec<String>, _> = std::env::args_os()
-        .skip(1)
-        .map(|a| a.into_string())
-        .collect();
-    let parsed = match args {
-        Ok(a) => cli::parse(&a),
-        Err(bad) => Err(cli::UsageError(format!(
-            "argument is not valid UTF-8: {bad:?}"
-        ))),
-    };
-    let cli = match parsed {
+    let cli = match cli::parse(std::env::args_os()) {
         Ok(c) => c,
-        Err(e) => {
-            eprint!("cnctl: {e}\n{}", cli::USAGE);
+        Err(Early::Info(text)) => {
+            // Nothing to do if stdout is closed.
+            let _ = io::stdout().write_all(text.as_bytes());
+            return ExitCode::from(EXIT_OK);
+        }
+        Err(Early::Usage(e)) => {
+            eprintln!("{e}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
     match run(&cli) {
         Ok(code) => ExitCode::from(code),
         Err(Fatal(msg)) => {
-            eprintln!("{msg}");
+            eprintln!("cnctl: {msg}");
             ExitCode::from(EXIT_ERROR)
         }
     }

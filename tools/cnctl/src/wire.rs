@@ -1,5 +1,7 @@
 //! Encoding and decoding of netlink / connector messages (native endian).
 
+use serde::{Serialize, Serializer};
+
 /// Size of `struct nlmsghdr`.
 pub const NLMSG_HDRLEN: usize = 16;
 /// Size of the `struct cn_msg` header (without data).
@@ -237,8 +239,26 @@ pub fn encode_proc_input(op: u32, events: u32, legacy: bool) -> Vec<u8> {
     b
 }
 
-/// The union `event_data` of a `struct proc_event`, by `what`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The names of `enum proc_cn_event`'s values in a `--filter`, as in the event lines.
+/// `nonzero-exit` asks for the exits with a non-zero exit code only; `all` is `PROC_EVENT_ALL`.
+pub const PROC_EVENT_NAMES: [(&str, u32); 11] = [
+    ("fork", PROC_EVENT_FORK),
+    ("exec", PROC_EVENT_EXEC),
+    ("uid", PROC_EVENT_UID),
+    ("gid", PROC_EVENT_GID),
+    ("sid", PROC_EVENT_SID),
+    ("ptrace", PROC_EVENT_PTRACE),
+    ("comm", PROC_EVENT_COMM),
+    ("coredump", PROC_EVENT_COREDUMP),
+    ("exit", PROC_EVENT_EXIT),
+    ("nonzero-exit", PROC_EVENT_NONZERO_EXIT),
+    ("all", PROC_EVENT_ALL),
+];
+
+/// The union `event_data` of a `struct proc_event`, by `what`. Serialized (JSON output) as its
+/// fields after an `"event"` key with the variant's name, as in the event lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "lowercase")]
 pub enum ProcEventData {
     /// PROC_EVENT_NONE: the acknowledgement of a request (`err`: 0 or a
     /// positive errno).
@@ -280,6 +300,7 @@ pub enum ProcEventData {
     Comm {
         pid: i32,
         tgid: i32,
+        #[serde(serialize_with = "serialize_escaped")]
         comm: Vec<u8>,
     },
     Coredump {
@@ -292,6 +313,8 @@ pub enum ProcEventData {
         pid: i32,
         tgid: i32,
         exit_code: u32,
+        /// Signed when printed: -1 for threads.
+        #[serde(serialize_with = "serialize_signed")]
         exit_signal: u32,
         parent_pid: i32,
         parent_tgid: i32,
@@ -300,6 +323,35 @@ pub enum ProcEventData {
     Unknown {
         what: u32,
     },
+}
+
+/// Serializes bytes as the text of [`escape_data`].
+fn serialize_escaped<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&escape_data(bytes))
+}
+
+/// Serializes a `u32` field that the kernel fills with a signed value.
+fn serialize_signed<S: Serializer>(v: &u32, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_i32(*v as i32)
+}
+
+impl ProcEventData {
+    /// The process (or thread) the event is about: the child of a fork, none for an
+    /// acknowledgement or an unknown event.
+    pub fn subject_pid(&self) -> Option<i32> {
+        match *self {
+            ProcEventData::None { .. } | ProcEventData::Unknown { .. } => None,
+            ProcEventData::Fork { child_pid, .. } => Some(child_pid),
+            ProcEventData::Exec { pid, .. }
+            | ProcEventData::Uid { pid, .. }
+            | ProcEventData::Gid { pid, .. }
+            | ProcEventData::Sid { pid, .. }
+            | ProcEventData::Ptrace { pid, .. }
+            | ProcEventData::Comm { pid, .. }
+            | ProcEventData::Coredump { pid, .. }
+            | ProcEventData::Exit { pid, .. } => Some(pid),
+        }
+    }
 }
 
 /// A `struct proc_event` (include/uapi/linux/cn_proc.h), native endian.
@@ -430,7 +482,7 @@ impl ProcEvent {
                 "ptrace pid={pid} tgid={tgid} tracer_pid={tracer_pid} tracer_tgid={tracer_tgid}"
             ),
             ProcEventData::Comm { pid, tgid, comm } => {
-                format!("comm pid={pid} tgid={tgid} comm={}", escape_data(comm))
+                format!("comm pid={pid} tgid={tgid} comm=\"{}\"", escape_data(comm))
             }
             ProcEventData::Coredump {
                 pid,
@@ -845,7 +897,7 @@ mod tests {
         assert!(ProcEvent::parse(&comm)
             .unwrap()
             .line(&m)
-            .contains(" comm pid=42 tgid=42 comm=new\\x5c\\x22x cpu="));
+            .contains(" comm pid=42 tgid=42 comm=\"new\\x5c\\x22x\" cpu="));
         let ack = ProcEvent::parse(&proc_event(PROC_EVENT_NONE, 0, 0, &[22])).unwrap();
         assert!(ack.is_ack());
         assert!(ack
