@@ -1,0 +1,36 @@
+# cnctl's one-line errors name the cause. Without the connector the socket cannot be created and
+# the hint says how to load it; in a network namespace other than the initial one (unshare -n)
+# the socket opens but the kernel refuses the send (ECONNREFUSED: the connector's kernel socket
+# exists only in the initial namespace), and the hint names the namespace the process is in.
+. /tests/lib.sh
+
+# expect_error EXIT RE CMD...: CMD must exit with EXIT and print exactly one line on stderr,
+# matching the extended regex RE.
+expect_error() {
+	_want=$1 _re=$2
+	shift 2
+	_rc=0
+	_err=$("$@" 2>&1 >/dev/null) || _rc=$?
+	[ "$_rc" = "$_want" ] || fail "$*: exit $_rc, expected $_want: $_err"
+	[ "$(echo "$_err" | wc -l)" = 1 ] || fail "$*: not one line on stderr: $_err"
+	echo "$_err" | grep -Eq "$_re" || fail "$*: unexpected error line: $_err"
+	echo "$_err"
+}
+
+is_loaded connector && fail "connector is loaded before the case"
+expect_error 2 '^cnctl: EPROTONOSUPPORT: .*; the connector is not loaded: modprobe connector, or insmod connector\.ko$' \
+	cnctl send --idx 14 --val 0x456 --data x
+
+load_core
+initial=$(readlink /proc/self/ns/net)
+other=$(unshare -n readlink /proc/self/ns/net) || fail "unshare -n failed"
+[ "$other" != "$initial" ] || fail "unshare -n gave the initial namespace $initial"
+line=$(expect_error 2 '^cnctl: ECONNREFUSED: .*; the connector socket exists only in the initial network namespace; this process is in net:\[[0-9]+\]$' \
+	unshare -n cnctl send --idx 14 --val 0x456 --data x) || exit 1
+case $line in
+*"$initial"*) fail "the hint names the initial namespace $initial: $line" ;;
+esac
+expect_error 2 '^cnctl: ECONNREFUSED: .*this process is in net:\[[0-9]+\]$' \
+	unshare -n cnctl proc --timeout-ms 2000 >/dev/null || exit 1
+# The same send from the initial namespace goes through.
+cnctl send --idx 14 --val 0x456 --data x >/dev/null || fail "the send fails in the initial namespace"
