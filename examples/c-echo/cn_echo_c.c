@@ -3,6 +3,8 @@
  * A C consumer of the connector: every message to {15, 2} goes back to its sender, with the same
  * id and seq and ack + 1, as the connector protocol prescribes for replies.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/atomic.h>
 #include <linux/connector.h>
 #include <linux/module.h>
@@ -13,7 +15,8 @@ static atomic_t cn_echo_c_answered = ATOMIC_INIT(0);
 
 /*
  * Runs in the sender's context; the core has checked that msg->len bytes of data follow the
- * header. The reply is sent to the sender's port only.
+ * header. The reply is sent to the sender's port only: cn_netlink_send() then returns the bytes
+ * queued, or a negative errno.
  */
 static void cn_echo_c_receive(struct cn_msg *msg, struct netlink_skb_parms *nsp)
 {
@@ -23,7 +26,7 @@ static void cn_echo_c_receive(struct cn_msg *msg, struct netlink_skb_parms *nsp)
 	if (!reply)
 		return;
 	reply->ack = msg->ack + 1;
-	if (!cn_netlink_send(reply, nsp->portid, 0, GFP_ATOMIC))
+	if (cn_netlink_send(reply, nsp->portid, 0, GFP_ATOMIC) >= 0)
 		atomic_inc(&cn_echo_c_answered);
 	kfree(reply);
 }

@@ -21,7 +21,8 @@ done
 
 mark_dmesg
 rmmod cn_echo_c cn_echo || fail "rmmod of the examples failed"
-expect_dmesg "answered 1 messages"
+expect_dmesg "cn_echo_c: answered 1 messages"
+expect_dmesg "cn_echo: answered 1 messages"
 for val in 1 2; do
 	out=$(cnctl send --idx 15 --val $val --data late --reply-timeout-ms 300) &&
 		fail "{15, $val} still answers after rmmod: $out"
