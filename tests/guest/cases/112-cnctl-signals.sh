@@ -6,8 +6,13 @@
 # here, as cn_proc_example counts sockets, not requests: only the IGNORE makes an answer.)
 # The commands run as background jobs of a script, which start with SIGINT ignored: cnctl catches
 # it all the same.
+# The same while `proc` waits to write to a pipe that its reader does not empty (a few hundred
+# processes' events fill it): SIGTERM ends the wait. With `2>&1 | head -n 1` its notes on stderr
+# meet the closed pipe too: ignored, still exit 0 after the IGNORE.
 # Against a cnctl without this: SIGINT leaves it running ("did not end within 10 s of SIGINT"),
-# SIGTERM kills it (exit status 143), and with `| head -n 1` it exits 2 on EPIPE without IGNORE.
+# SIGTERM kills it (exit status 143), and with `| head -n 1` it exits 2 on EPIPE without IGNORE;
+# with both signals blocked during its writes, SIGTERM does not end it while the pipe is full
+# ("did not end within 10 s"); with eprintln! it panics on the closed stderr (exit status 101).
 . /tests/lib.sh
 . /tests/cn.sh
 load_core
@@ -105,7 +110,10 @@ until [ -s /tmp/pipe-proc.rc ]; do
 	sh -c true # an event to write
 	sleep 0.2
 done
-grep -q " none err=0 " /tmp/pipe-proc.out || fail "proc | head: no first line: $(cat /tmp/pipe-proc.out)"
+# (Mostly the acknowledgement of its request; an event of the loop can come first, as cnctl joins
+# the group, which the watcher's events reach, before it asks.)
+grep -E -q "^proc [0-9.]+ [a-z]+ " /tmp/pipe-proc.out ||
+	fail "proc | head: no first line: $(cat /tmp/pipe-proc.out)"
 ended_cleanly pipe-proc "proc | head"
 ignored pipe-proc "proc | head" $((before + 2))
 
@@ -118,6 +126,55 @@ rm -f /tmp/pipe-listen.rc
 wait_for /tmp/pipe-listen.rc . 10 || fail "listen | head: cnctl did not end within 10 s"
 grep -q "^recv idx=14 " /tmp/pipe-listen.out || fail "listen | head: no first line"
 ended_cleanly pipe-listen "listen | head"
+
+# A reader that does not read: once the pipe (64 KiB) is full, cnctl waits to write.
+before=$(acks)
+rm -f /tmp/full.fifo
+mkfifo /tmp/full.fifo || fail "mkfifo failed"
+sleep 600 </tmp/full.fifo &
+reader=$!
+start_job full sh -c 'exec cnctl proc --timeout-ms 600000 >/tmp/full.fifo'
+wait_acks $((before + 1)) || fail "proc | no reader: the watcher saw no LISTEN"
+# Short processes (fork, exec and exit events each) until their lines are well beyond the pipe's
+# size, as the watcher's output shows.
+size() { wc -c <$watch; }
+start=$(size)
+n=0
+while [ $(($(size) - start)) -lt 200000 ]; do
+	[ $n -lt 3000 ] || fail "proc | no reader: 3000 processes made only $(($(size) - start)) bytes"
+	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do sh -c true; done
+	n=$((n + 20))
+done
+echo "proc | no reader: $n processes, $(($(size) - start)) bytes of events"
+sleep 1
+[ ! -s /tmp/full.rc ] || fail "proc | no reader: cnctl ended by itself: $(cat /tmp/full.rc /tmp/full.err)"
+kill -TERM "$(cat /tmp/full.pid)"
+ended_cleanly full "proc | no reader, SIGTERM"
+ignored full "proc | no reader, SIGTERM" $((before + 2))
+kill $reader
+wait $reader
+rm -f /tmp/full.fifo
+
+# stdout and stderr on the same pipe, closed after the first line (`sent proc op=1`, a note).
+before=$(acks)
+rm -f /tmp/pipe-both.rc
+: >/tmp/pipe-both.err
+(
+	cnctl proc --timeout-ms 600000 2>&1
+	echo $? >/tmp/pipe-both.rc
+) | head -n 1 >/tmp/pipe-both.out &
+i=0
+until [ -s /tmp/pipe-both.rc ]; do
+	i=$((i + 1))
+	[ $i -le 50 ] || fail "proc 2>&1 | head: cnctl did not end within 10 s"
+	sh -c true # an event to write
+	sleep 0.2
+done
+grep -q "^sent proc op=1 " /tmp/pipe-both.out ||
+	fail "proc 2>&1 | head: not the first note: $(cat /tmp/pipe-both.out)"
+ended_cleanly pipe-both "proc 2>&1 | head"
+wait_acks $((before + 2)) ||
+	fail "proc 2>&1 | head: the watcher saw no acknowledgement of the IGNORE ($(acks) of $((before + 2)))"
 
 kill $watcher
 wait $watcher

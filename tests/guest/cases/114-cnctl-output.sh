@@ -1,7 +1,9 @@
 # cnctl's output forms: JSON lines (`--json`) of `listen` and `proc`, checked key by key (busybox
 # has no jq); `--timestamps wall` and `mono` leading every line (`time=`/`mono=`, in JSON the
-# "time" key); `--resolve` naming a process that still runs (name="..."); text fields quoted
-# and escaped (`comm="cn a=b"`, a quote as \x22).
+# "time" key): the time the line was printed, `mono` on CLOCK_MONOTONIC, the clock of the events'
+# own timestamps, so never below them; `--resolve` naming a process that still runs
+# (name="..."); text fields quoted and escaped in text lines (`comm="cn a=b"`, a quote as \x22),
+# real JSON strings in JSON (a quote as \", UTF-8 as is, and "comm_hex" when not UTF-8).
 # Against a cnctl without these, the first check fails: `listen --json` is a usage error (64);
 # without --json and --timestamps, `comm=cn a=b` is unquoted and has no name.
 . /tests/lib.sh
@@ -24,6 +26,8 @@ wait_for() {
 	done
 }
 
+# A JSON string: no bare quote or backslash inside, escapes as \" \\ \uNNNN.
+str='"([^"\\]|\\.)*"'
 wall='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z'
 mono='[0-9]+\.[0-9]{9}'
 
@@ -39,7 +43,8 @@ out=$(cnctl listen --group $CN_IDX --count 1 --timeout-ms 10000 --timestamps mon
 	fail "listen --timestamps mono failed: $out"
 echo "$out"
 echo "$out" | grep -E -q "^mono=$mono recv idx=14 val=1111 " || fail "listen: no mono= timestamp"
-# mono is the clock of /proc/uptime.
+# mono is CLOCK_MONOTONIC; /proc/uptime is CLOCK_BOOTTIME, never below it, and the same in a
+# guest that was never suspended.
 ts=$(echo "$out" | sed -n 's/^mono=\([0-9.]*\) .*/\1/p')
 up=$(cut -d' ' -f1 /proc/uptime)
 awk -v t="$ts" -v u="$up" 'BEGIN { exit !(t <= u + 0.1 && t > u - 20) }' ||
@@ -83,13 +88,31 @@ wait $renamed
 sh -c "echo -n 'q\"x' >/proc/self/comm" &
 wait $!
 wait_for /tmp/out-text.out 'comm="q\\x22x"' || fail "proc: the quote in a comm is not escaped"
+# In JSON it is a JSON escape, not \x22 (nor \\x22).
+wait_for /tmp/out-json.out '"comm":"q\\"x",' || fail "proc --json: the quote in a comm is not \\\""
+# UTF-8 as is in JSON (é: \303\251), with \xNN escapes in the text line.
+sh -c "printf 'caf\303\251' >/proc/self/comm" &
+wait $!
+wait_for /tmp/out-json.out '"comm":"café","cpu":' || fail "proc --json: a UTF-8 comm is not as is"
+wait_for /tmp/out-text.out 'comm="caf\\xc3\\xa9"' || fail "proc: a UTF-8 comm is not escaped"
+# Not UTF-8 (a lone \351): U+FFFD in "comm", the bytes in "comm_hex".
+sh -c "printf 'x\351y' >/proc/self/comm" &
+wait $!
+wait_for /tmp/out-json.out "\"comm\":\"x$(printf '\357\277\275')y\",\"comm_hex\":\"78e979\",\"cpu\":" ||
+	fail "proc --json: a comm that is not UTF-8 has no comm_hex"
 
 kill $json_listener $text_listener
 wait $json_listener
 wait $text_listener
 # Every JSON line has the shape of a process event (with "name" only when resolved), and every
 # text line leads with its time.
-bad=$(grep -E -v "^\{\"time\":\"$mono\",\"type\":\"proc\",\"timestamp_ns\":[0-9]+,\"event\":\"[a-z]+\",(\"[a-z_]+\":(-?[0-9]+|\"[^\"]*\"),)*\"cpu\":[0-9]+,\"seq\":[0-9]+,\"ack\":[0-9]+(,\"name\":\"[^\"]*\")?\}$" /tmp/out-json.out)
+bad=$(grep -E -v "^\{\"time\":\"$mono\",\"type\":\"proc\",\"timestamp_ns\":[0-9]+,\"event\":\"[a-z]+\",(\"[a-z_]+\":(-?[0-9]+|$str),)*\"cpu\":[0-9]+,\"seq\":[0-9]+,\"ack\":[0-9]+(,\"name\":$str(,\"name_hex\":\"[0-9a-f]+\")?)?\}$" /tmp/out-json.out)
 [ -z "$bad" ] || fail "proc --json: lines of another shape: $bad"
+# "time" (mono, when printed) and "timestamp_ns" (the kernel's, when sent) are on the same clock:
+# the first is never below the second, and not far above it.
+bad=$(sed -n 's/^{"time":"\([0-9.]*\)","type":"proc","timestamp_ns":\([0-9]*\),.*/\1 \2/p' /tmp/out-json.out |
+	awk '{ d = $1 - $2 / 1e9; if (d < -0.000001 || d > 30) print }')
+[ -z "$bad" ] || fail "proc --json: mono time not just after the event's timestamp: $bad"
+[ "$(grep -c . /tmp/out-json.out)" -gt 5 ] || fail "proc --json: too few lines"
 bad=$(grep -E -v "^time=$wall proc $mono [a-z]+ " /tmp/out-text.out)
 [ -z "$bad" ] || fail "proc --timestamps wall: lines without the time: $bad"

@@ -2,6 +2,11 @@
 # the hint says how to load it; in a network namespace other than the initial one (unshare -n)
 # the socket opens but the kernel refuses the send (ECONNREFUSED: the connector's kernel socket
 # exists only in the initial namespace), and the hint names the namespace the process is in.
+# cnctl knows the initial network namespace by its fixed inode (NET_NS_INIT_INO, 0xEFFFFFF9 =
+# 4026531833 since Linux 7.3), so the hint is the same in a new pid namespace too (unshare -p -f),
+# also with its own /proc (--mount-proc), where pid 1 is cnctl itself, as in a container.
+# Against a cnctl that compares with /proc/1/ns/net: the --mount-proc variant says "no connector
+# socket in the kernel".
 . /tests/lib.sh
 
 # expect_error EXIT RE CMD...: CMD must exit with EXIT and print exactly one line on stderr,
@@ -23,6 +28,7 @@ expect_error 2 '^cnctl: EPROTONOSUPPORT: .*; the connector is not loaded: modpro
 
 load_core
 initial=$(readlink /proc/self/ns/net)
+[ "$initial" = "net:[4026531833]" ] || fail "the initial network namespace is $initial, not net:[4026531833]"
 other=$(unshare -n readlink /proc/self/ns/net) || fail "unshare -n failed"
 [ "$other" != "$initial" ] || fail "unshare -n gave the initial namespace $initial"
 line=$(expect_error 2 '^cnctl: ECONNREFUSED: .*; the connector socket exists only in the initial network namespace; this process is in net:\[[0-9]+\]$' \
@@ -32,5 +38,14 @@ case $line in
 esac
 expect_error 2 '^cnctl: ECONNREFUSED: .*this process is in net:\[[0-9]+\]$' \
 	unshare -n cnctl proc --timeout-ms 2000 >/dev/null || exit 1
+# A new pid namespace as well (as in a container): the same hint.
+for pidns in "-p -f" "-p -f --mount-proc"; do
+	# shellcheck disable=SC2086 # the options are words
+	line=$(expect_error 2 '^cnctl: ECONNREFUSED: .*; the connector socket exists only in the initial network namespace; this process is in net:\[[0-9]+\]$' \
+		unshare -n $pidns cnctl send --idx 14 --val 0x456 --data x) || exit 1
+	case $line in
+	*"$initial"*) fail "unshare -n $pidns: the hint names the initial namespace $initial: $line" ;;
+	esac
+done
 # The same send from the initial namespace goes through.
 cnctl send --idx 14 --val 0x456 --data x >/dev/null || fail "the send fails in the initial namespace"

@@ -356,7 +356,7 @@ impl BenchSock {
             match sock.bind(&SocketAddr::new(next_portid(), 0)) {
                 Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => {
                     PORTIDS_TAKEN.store(true, Ordering::Relaxed);
-                    eprintln!(
+                    note!(
                         "note: the benchmark's port ids are taken (another cnctl bench?): \
                          automatic port ids, whose lookup cost varies from run to run"
                     );
@@ -657,7 +657,7 @@ fn run_bcast(o: &BenchOpts) -> Res<u8> {
         let sock = BenchSock::open(o.proto, LISTEN_WAIT)?;
         sock.join(BENCH_GROUP)?;
         if !sock.set_rcvbuf(rcvbuf)? && i == 0 {
-            eprintln!(
+            note!(
                 "note: SO_RCVBUFFORCE not permitted: SO_RCVBUF {rcvbuf} (capped by \
                  net.core.rmem_max); the listeners read after the burst, so a burst \
                  larger than that buffer overflows it"

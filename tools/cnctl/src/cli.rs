@@ -6,7 +6,7 @@
 use std::ffi::OsString;
 use std::fmt;
 
-use clap::error::ErrorKind;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand};
 
 use crate::fuzz::DEFAULT_BATCH_MAX;
@@ -165,8 +165,9 @@ pub struct OutputOpts {
     #[arg(long)]
     pub json: bool,
 
-    /// Lead each printed line with the time it was received: time=<UTC> (wall) or
-    /// mono=<seconds since boot> (mono); in JSON a "time" key
+    /// Lead each line with the time it was printed (not received): time=<UTC> (wall:
+    /// CLOCK_REALTIME) or mono=<seconds> (mono: CLOCK_MONOTONIC, as the process events'
+    /// timestamps; not CLOCK_BOOTTIME, which counts suspend); in JSON a "time" key
     #[arg(long, value_name = "CLOCK", value_enum)]
     pub timestamps: Option<Clock>,
 }
@@ -832,6 +833,10 @@ fn early(e: &clap::Error, args: &[OsString]) -> Early {
             what: "missing command".into(),
             command: command_path(args),
         }),
+        ErrorKind::MissingRequiredArgument => Early::Usage(UsageError {
+            what: missing_what(e),
+            command: command_path(args),
+        }),
         _ => {
             let first = text.lines().next().unwrap_or_default();
             Early::Usage(UsageError {
@@ -840,6 +845,44 @@ fn early(e: &clap::Error, args: &[OsString]) -> Early {
             })
         }
     }
+}
+
+/// What clap's error `e` of kind MissingRequiredArgument lacks, on one line (clap's own text
+/// lists them on the lines after the first): `missing required option --group`, `missing
+/// required options --idx, --val`, `missing required argument <FILE>`; a group of alternatives
+/// as `--add|--remove`.
+fn missing_what(e: &clap::Error) -> String {
+    let names: Vec<String> = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::Strings(v)) => v.iter().map(|a| arg_name(a)).collect(),
+        Some(ContextValue::String(a)) => vec![arg_name(a)],
+        _ => Vec::new(),
+    };
+    if names.is_empty() {
+        return "missing a required option".into();
+    }
+    let kind = match names.iter().all(|n| n.starts_with("--")) {
+        true => "option",
+        false => "argument",
+    };
+    let plural = if names.len() > 1 { "s" } else { "" };
+    format!("missing required {kind}{plural} {}", names.join(", "))
+}
+
+/// An argument as clap names it in an error, without its value's name: `--group <G>` is
+/// `--group`, `<--add <GROUP>|--remove>` (a group) `--add|--remove`, `<FILE>` stays.
+fn arg_name(arg: &str) -> String {
+    let inner = match arg.strip_prefix("<--").and_then(|a| a.strip_suffix('>')) {
+        Some(group) => format!("--{group}"),
+        None => arg.to_string(),
+    };
+    if !inner.starts_with("--") {
+        return inner;
+    }
+    inner
+        .split('|')
+        .map(|alt| alt.split_whitespace().next().unwrap_or(alt))
+        .collect::<Vec<_>>()
+        .join("|")
 }
 
 /// Parses the command line (the program name first).

@@ -100,31 +100,39 @@ pub fn errno_name(e: i32) -> Option<&'static str> {
     })
 }
 
-/// The network namespace of this process, compared with the initial one (that of pid 1).
+/// The inode of the initial network namespace: fixed since Linux 7.3 (`NET_NS_INIT_INO` of
+/// include/uapi/linux/nsfs.h, `PROC_NET_INIT_INO` of proc_ns.h), so that a process can tell
+/// whether it is in it from its own /proc/self/ns/net, also in a pid namespace (where pid 1 is
+/// the container's init, not the system's).
+pub const NET_NS_INIT_INO: u64 = 0xEFFF_FFF9;
+
+/// The network namespace of this process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NetNs {
     /// The initial network namespace.
     Initial,
     /// Another one: its inode (`net:[inode]`).
     Other(u64),
-    /// Not known (/proc/1/ns/net is readable only with ptrace access to pid 1): this process's
-    /// namespace inode, if readable.
-    Unknown(Option<u64>),
+    /// Not known: /proc/self/ns/net is not readable (no /proc).
+    Unknown,
 }
 
 impl NetNs {
-    /// Compares the links /proc/self/ns/net and /proc/1/ns/net.
-    pub fn of_this_process() -> NetNs {
-        let inode = |path: &str| {
-            std::fs::read_link(path)
-                .ok()
-                .and_then(|link| parse_ns_link(&link.to_string_lossy()))
-        };
-        match (inode("/proc/self/ns/net"), inode("/proc/1/ns/net")) {
-            (Some(own), Some(init)) if own == init => NetNs::Initial,
-            (Some(own), Some(_)) => NetNs::Other(own),
-            (own, _) => NetNs::Unknown(own),
+    /// The namespace of the inode `inode` of a `net:[inode]` link.
+    pub fn of_inode(inode: u64) -> NetNs {
+        if inode == NET_NS_INIT_INO {
+            NetNs::Initial
+        } else {
+            NetNs::Other(inode)
         }
+    }
+
+    /// Reads the link /proc/self/ns/net.
+    pub fn of_this_process() -> NetNs {
+        std::fs::read_link("/proc/self/ns/net")
+            .ok()
+            .and_then(|link| parse_ns_link(&link.to_string_lossy()))
+            .map_or(NetNs::Unknown, NetNs::of_inode)
     }
 }
 
@@ -152,17 +160,20 @@ pub fn hint(e: i32, ctx: Ctx, netns: impl FnOnce() -> NetNs) -> Option<String> {
         (libc::EPROTONOSUPPORT, Ctx::Socket) => {
             format!("the connector is not loaded: {LOAD_CONNECTOR}")
         }
+        // The socket opened, but the kernel has no connector socket in this network
+        // namespace to take the send: the connector's exists only in the initial one.
         (libc::ECONNREFUSED, Ctx::Send) => match netns() {
-            NetNs::Initial => format!("no connector socket in the kernel: {LOAD_CONNECTOR}"),
+            NetNs::Initial => {
+                format!("the connector is not loaded or was unloaded: {LOAD_CONNECTOR}")
+            }
             NetNs::Other(inode) => format!(
                 "the connector socket exists only in the initial network namespace; \
                  this process is in net:[{inode}]"
             ),
-            NetNs::Unknown(own) => format!(
-                "no connector socket in this network namespace, {} (unknown whether it is the \
-                 initial one: /proc/1/ns/net is not readable); the connector socket exists only \
-                 in the initial network namespace, and is there after {LOAD_CONNECTOR}",
-                own.map_or_else(|| "net:[?]".into(), |inode| format!("net:[{inode}]"))
+            NetNs::Unknown => format!(
+                "no connector socket in this network namespace (/proc/self/ns/net is not \
+                 readable); the connector socket exists only in the initial network \
+                 namespace, and is there after {LOAD_CONNECTOR}"
             ),
         },
         _ => return None,
@@ -235,22 +246,20 @@ mod tests {
         let refused = |netns: NetNs| hint(libc::ECONNREFUSED, Ctx::Send, || netns).unwrap();
         assert_eq!(
             refused(NetNs::Initial),
-            "no connector socket in the kernel: modprobe connector, or insmod connector.ko"
+            "the connector is not loaded or was unloaded: modprobe connector, or insmod \
+             connector.ko"
         );
         assert_eq!(
             refused(NetNs::Other(4026532288)),
             "the connector socket exists only in the initial network namespace; this process \
              is in net:[4026532288]"
         );
-        let unknown = refused(NetNs::Unknown(Some(4026532288)));
         assert_eq!(
-            unknown,
-            "no connector socket in this network namespace, net:[4026532288] (unknown whether \
-             it is the initial one: /proc/1/ns/net is not readable); the connector socket \
-             exists only in the initial network namespace, and is there after modprobe \
-             connector, or insmod connector.ko"
+            refused(NetNs::Unknown),
+            "no connector socket in this network namespace (/proc/self/ns/net is not \
+             readable); the connector socket exists only in the initial network namespace, \
+             and is there after modprobe connector, or insmod connector.ko"
         );
-        assert!(refused(NetNs::Unknown(None)).contains(" namespace, net:[?] (unknown"));
         // The namespace is looked at only for a refused send.
         let untouched = || -> NetNs { panic!("namespace looked up") };
         assert_eq!(hint(libc::EINVAL, Ctx::Send, untouched), None);
@@ -266,8 +275,13 @@ mod tests {
         assert_eq!(parse_ns_link("net:[]"), None);
         assert_eq!(parse_ns_link("mnt:[4026531840]"), None);
         assert_eq!(parse_ns_link("net:[12"), None);
+        // The initial namespace by its fixed inode (not by comparing with pid 1's, which in a
+        // pid namespace is the container's init).
+        assert_eq!(NET_NS_INIT_INO, 4026531833);
+        assert_eq!(NetNs::of_inode(0xEFFF_FFF9), NetNs::Initial);
+        assert_eq!(NetNs::of_inode(4026531840), NetNs::Other(4026531840));
         // This process's own namespace is always readable.
-        assert_ne!(NetNs::of_this_process(), NetNs::Unknown(None));
+        assert_ne!(NetNs::of_this_process(), NetNs::Unknown);
     }
 
     #[test]

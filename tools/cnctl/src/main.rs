@@ -1,6 +1,14 @@
 //! cnctl: userspace test tool for the kernel connector (NETLINK_CONNECTOR),
 //! the counterpart of samples/connector/ucon.c.
 
+/// Writes one line to stderr like `eprintln!`, but never panics (a closed stderr is ignored) and
+/// lets SIGINT and SIGTERM end a write that waits for room (see [`output::note`]).
+macro_rules! note {
+    ($($arg:tt)*) => {
+        $crate::output::note(format_args!($($arg)*))
+    };
+}
+
 mod bench;
 mod cli;
 mod errors;
@@ -55,31 +63,32 @@ fn print(printer: &Printer, record: &Record) -> Res<()> {
     printer.print(record).map_err(stdout_error)
 }
 
-/// Print a record in a receive loop (listen, proc). Returns whether stdout is still open: a
-/// closed one (EPIPE) ends the loop cleanly; other write errors are fatal.
+/// Print a record in a receive loop (listen, proc). Returns whether to go on: a closed stdout
+/// (EPIPE) and SIGINT or SIGTERM during a write that waits for room end the loop cleanly; other
+/// write errors are fatal.
 fn print_in_loop(printer: &Printer, record: &Record) -> Res<bool> {
     match printer.print(record) {
         Ok(()) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe || signals::is_stopped(&e) => Ok(false),
         Err(e) => Err(stdout_error(e)),
     }
 }
 
 /// Report on stderr why a command ends with a failure exit code other than an error's.
 fn report(what: &str) {
-    eprintln!("cnctl: {what}");
+    note!("cnctl: {what}");
 }
 
 /// Note something unusual on stderr (not part of the tested output).
 fn note_item(item: &NlItem) {
     match item {
-        NlItem::Cn(m) => eprintln!("ignored: {}", m.recv_line()),
-        NlItem::Ack { error, .. } => eprintln!("ignored: nlack error={error}"),
+        NlItem::Cn(m) => note!("ignored: {}", m.recv_line()),
+        NlItem::Ack { error, .. } => note!("ignored: nlack error={error}"),
         NlItem::Other { nl_type, len } => {
-            eprintln!("ignored: netlink message type={nl_type} len={len}")
+            note!("ignored: netlink message type={nl_type} len={len}")
         }
         NlItem::Malformed { offset, remaining } => {
-            eprintln!("ignored: malformed netlink data at offset {offset} ({remaining} bytes)")
+            note!("ignored: malformed netlink data at offset {offset} ({remaining} bytes)")
         }
     }
 }
@@ -196,7 +205,7 @@ impl Conn {
                 Ok(n) => {
                     let got = n.min(self.buf.len());
                     if n > got {
-                        eprintln!("warning: datagram of {n} bytes truncated to {got}");
+                        note!("warning: datagram of {n} bytes truncated to {got}");
                     }
                     return Ok(Some(wire::parse_datagram(&self.buf[..got])));
                 }
@@ -209,7 +218,7 @@ impl Conn {
                     continue
                 }
                 Err(e) if self.lossy && e.raw_os_error() == Some(libc::ENOBUFS) => {
-                    eprintln!("warning: {}", Fatal::io(&e, Ctx::Recv).0);
+                    note!("warning: {}", Fatal::io(&e, Ctx::Recv).0);
                     continue;
                 }
                 Err(e) => return Err(Fatal::io(&e, Ctx::Recv)),
@@ -292,7 +301,7 @@ fn cmd_listen(o: &ListenOpts) -> Res<u8> {
     let printer = Printer::new(&o.output);
     let mut conn = Conn::open()?;
     conn.join(o.group)?;
-    eprintln!("listening group={}", o.group);
+    note!("listening group={}", o.group);
     Ok(listen_loop(o, &printer, &mut conn)?.exit_code())
 }
 
@@ -365,7 +374,7 @@ impl Wait {
 }
 
 fn sent_line(idx: u32, val: u32, seq: u32, ack: u32, len: usize) {
-    eprintln!("sent idx={idx} val={val} seq={seq} ack={ack} len={len}");
+    note!("sent idx={idx} val={val} seq={seq} ack={ack} len={len}");
 }
 
 fn cmd_send(o: &SendOpts) -> Res<u8> {
@@ -481,7 +490,7 @@ fn cmd_raw(o: &RawOpts) -> Res<u8> {
     let bytes = &o.hex.0;
     conn.send_kernel(bytes)
         .map_err(|e| Fatal::io(&e, Ctx::Send))?;
-    eprintln!("sent raw len={}", bytes.len());
+    note!("sent raw len={}", bytes.len());
     if !o.nl_ack {
         return Ok(EXIT_OK);
     }
@@ -521,7 +530,7 @@ fn cmd_flood(o: &FloodOpts) -> Res<u8> {
     }
     let elapsed = start.elapsed().as_nanos();
     if let Some(e) = first_error {
-        eprintln!("first error: {}", Fatal::io(&e, Ctx::Send).0);
+        note!("first error: {}", Fatal::io(&e, Ctx::Send).0);
     }
     let mut line = format!("flood sent={sent} errors={errors}");
     if o.reply {
@@ -583,7 +592,7 @@ fn cmd_notify(o: &NotifyOpts) -> Res<u8> {
         return Ok(EXIT_OK);
     };
     conn.join(group)?;
-    eprintln!("listening group={group}");
+    note!("listening group={group}");
     let deadline = Instant::now() + Duration::from_millis(ms);
     while let Some(items) = conn.recv_until(Some(deadline))? {
         for item in items {
@@ -605,9 +614,9 @@ fn send_proc_request(conn: &Conn, op: u32, events: u32, legacy: bool) -> Res<()>
     conn.send_kernel(&msg)
         .map_err(|e| Fatal::io(&e, Ctx::Send))?;
     if legacy {
-        eprintln!("sent proc op={op} (legacy)");
+        note!("sent proc op={op} (legacy)");
     } else {
-        eprintln!("sent proc op={op} events={events:#x}");
+        note!("sent proc op={op} events={events:#x}");
     }
     Ok(())
 }
@@ -751,7 +760,7 @@ fn cmd_fuzz(o: &FuzzOpts) -> Res<u8> {
             overruns += v;
         }
         if i % FUZZ_PROGRESS_EVERY == 0 && i < o.count {
-            eprintln!("fuzz: {i} datagrams in {} ms", start.elapsed().as_millis());
+            note!("fuzz: {i} datagrams in {} ms", start.elapsed().as_millis());
         }
     }
     let ms = start.elapsed().as_millis();
@@ -759,7 +768,7 @@ fn cmd_fuzz(o: &FuzzOpts) -> Res<u8> {
         .iter()
         .map(|(e, n)| format!("{}={n}", errors::errno_name(*e).unwrap_or("?")))
         .collect();
-    eprintln!(
+    note!(
         "fuzz: replies={replies} overruns={overruns} elapsed_ms={ms} datagrams_per_s={} \
          send-errors-by-errno: {}",
         u128::from(o.count) * 1000 / ms.max(1),
@@ -953,14 +962,14 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_OK);
         }
         Err(Early::Usage(e)) => {
-            eprintln!("{e}");
+            note!("{e}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
     match run(&cli) {
         Ok(code) => ExitCode::from(code),
         Err(Fatal(msg)) => {
-            eprintln!("cnctl: {msg}");
+            note!("cnctl: {msg}");
             ExitCode::from(EXIT_ERROR)
         }
     }

@@ -1,12 +1,14 @@
 //! What the receiving commands print for what they receive: `key=value` text lines or JSON
 //! lines (`--json`), each optionally led by the time it was printed (`--timestamps`).
 
-use std::io::{self, Write};
+use std::fmt;
+use std::io;
 
 use serde::Serialize;
 
 use crate::cli::OutputOpts;
-use crate::wire::{escape_data, CnMsg, ProcEvent, ProcEventData};
+use crate::signals;
+use crate::wire::{escape_data, hex, json_text, CnMsg, ProcEvent, ProcEventData};
 
 /// The clock of `--timestamps`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -14,7 +16,9 @@ pub enum Clock {
     // (No doc comments: clap would show them, in the long form of the help.)
     // UTC date and time of day, to the microsecond (CLOCK_REALTIME).
     Wall,
-    // Seconds since boot, to the nanosecond (CLOCK_MONOTONIC, the clock of process events).
+    // Seconds of CLOCK_MONOTONIC, to the nanosecond: the clock of the process events' own
+    // timestamps (it starts near boot and stops while the system is suspended, unlike
+    // CLOCK_BOOTTIME, the clock of /proc/uptime).
     Mono,
 }
 
@@ -127,7 +131,7 @@ struct JsonMsg {
     ack: u32,
     len: u16,
     flags: u16,
-    /// As `data="..."` of the text line.
+    /// The data without trailing NULs, as UTF-8 (invalid sequences replaced by U+FFFD).
     data: String,
     /// Every data byte received, two hex digits each.
     hex: String,
@@ -143,8 +147,12 @@ struct JsonEvent<'a> {
     cpu: u32,
     seq: u32,
     ack: u32,
+    /// The name as UTF-8 (invalid sequences replaced by U+FFFD) ...
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<String>,
+    /// ... and its bytes in hex when they are not valid UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name_hex: Option<String>,
 }
 
 impl Record<'_> {
@@ -170,18 +178,22 @@ impl Record<'_> {
                 ack: m.ack,
                 len: m.len,
                 flags: m.flags,
-                data: escape_data(&m.data),
-                hex: m.data.iter().map(|b| format!("{b:02x}")).collect(),
+                data: json_text(&m.data).0,
+                hex: hex(&m.data),
             }),
             Record::Nlack(error) => JsonRecord::Nlack { error },
-            Record::Proc { event, msg, name } => JsonRecord::Proc(JsonEvent {
-                timestamp_ns: event.timestamp_ns,
-                event: &event.data,
-                cpu: event.cpu,
-                seq: msg.seq,
-                ack: msg.ack,
-                name: name.map(escape_data),
-            }),
+            Record::Proc { event, msg, name } => {
+                let (name, name_hex) = name.map(json_text).unzip();
+                JsonRecord::Proc(JsonEvent {
+                    timestamp_ns: event.timestamp_ns,
+                    event: &event.data,
+                    cpu: event.cpu,
+                    seq: msg.seq,
+                    ack: msg.ack,
+                    name,
+                    name_hex: name_hex.flatten(),
+                })
+            }
             Record::Bind(group) => JsonRecord::Bind { group },
         }
     }
@@ -217,17 +229,24 @@ impl Printer {
         })
     }
 
-    /// Prints `record` on stdout, stamped with the time now.
+    /// Prints `record` on stdout, stamped with the time now (when it is printed, which may
+    /// be later than it was received). A stop signal during a write that waits for room ends
+    /// it with [`signals::stopped_error`].
     pub fn print(&self, record: &Record) -> io::Result<()> {
         let stamp = self.clock.map(Clock::now);
         write_line(&self.line(record, stamp.as_ref())?)
     }
 }
 
-/// Writes one line to stdout and flushes it at once.
+/// Writes one line to stdout at once (stdout is not buffered here), see [`signals::write_all`].
 pub fn write_line(line: &str) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    writeln!(out, "{line}").and_then(|()| out.flush())
+    signals::write_all(libc::STDOUT_FILENO, format!("{line}\n").as_bytes())
+}
+
+/// Writes one line to stderr, see [`signals::write_all`]; failures (a closed stderr: `cnctl
+/// proc 2>&1 | head -n 1`) are ignored. Used through the `note!` macro.
+pub fn note(args: fmt::Arguments) {
+    let _ = signals::write_all(libc::STDERR_FILENO, format!("{args}\n").as_bytes());
 }
 
 #[cfg(test)]
@@ -319,7 +338,7 @@ mod tests {
         let stamp = Clock::Wall.stamp(0, 0);
         assert_eq!(
             JSON.line(&Record::Recv(&m), Some(&stamp)).unwrap(),
-            r#"{"time":"1970-01-01T00:00:00.000000Z","type":"recv","idx":14,"val":1110,"seq":3,"ack":4,"len":4,"flags":0,"data":"hi\\x01","hex":"68690100"}"#
+            r#"{"time":"1970-01-01T00:00:00.000000Z","type":"recv","idx":14,"val":1110,"seq":3,"ack":4,"len":4,"flags":0,"data":"hi\u0001","hex":"68690100"}"#
         );
         assert_eq!(
             JSON.line(&Record::Nlack(-1), None).unwrap(),
@@ -358,8 +377,68 @@ mod tests {
         };
         assert_eq!(
             JSON.line(&record, None).unwrap(),
-            r#"{"type":"proc","timestamp_ns":12000000345,"event":"comm","pid":7,"tgid":7,"comm":"x\\x22y","cpu":1,"seq":3,"ack":4,"name":"x\\x22y"}"#
+            r#"{"type":"proc","timestamp_ns":12000000345,"event":"comm","pid":7,"tgid":7,"comm":"x\"y","cpu":1,"seq":3,"ack":4,"name":"x\"y"}"#
         );
+    }
+
+    /// JSON strings are the text itself (valid UTF-8 as is, JSON escapes only), not the
+    /// `\xNN` form of the text lines; bytes that are not UTF-8 come with their hex as well.
+    #[test]
+    fn json_text_is_utf8_with_hex_when_not() {
+        let m = msg("café \"q\" \\ é\0\0".as_bytes());
+        let line = JSON.line(&Record::Recv(&m), None).unwrap();
+        assert!(
+            line.contains(r#","data":"café \"q\" \\ é","hex":"636166c3a92022712220"#),
+            "{line}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["data"], "café \"q\" \\ é");
+        // Not UTF-8: U+FFFD for the invalid bytes; `hex` has them (always there for data).
+        let bad = msg(b"a\xff\xc3(\0");
+        let v: serde_json::Value =
+            serde_json::from_str(&JSON.line(&Record::Recv(&bad), None).unwrap()).unwrap();
+        assert_eq!(v["data"], "a\u{fffd}\u{fffd}(");
+        assert_eq!(v["hex"], "61ffc32800");
+        // comm and name: a string, and comm_hex / name_hex only when not UTF-8.
+        let comm = event(ProcEventData::Comm {
+            pid: 7,
+            tgid: 7,
+            comm: "café".as_bytes().to_vec(),
+        });
+        let record = Record::Proc {
+            event: &comm,
+            msg: &m,
+            name: Some("café".as_bytes()),
+        };
+        let line = JSON.line(&record, None).unwrap();
+        assert!(
+            line.ends_with(r#""event":"comm","pid":7,"tgid":7,"comm":"café","cpu":1,"seq":3,"ack":4,"name":"café"}"#),
+            "{line}"
+        );
+        let comm = event(ProcEventData::Comm {
+            pid: 7,
+            tgid: 7,
+            comm: b"x\xe9y".to_vec(),
+        });
+        let record = Record::Proc {
+            event: &comm,
+            msg: &m,
+            name: Some(b"n\xff"),
+        };
+        let line = JSON.line(&record, None).unwrap();
+        assert!(
+            line.ends_with(
+                r#""event":"comm","pid":7,"tgid":7,"comm":"x\u{fffd}y","comm_hex":"78e979","cpu":1,"seq":3,"ack":4,"name":"n\u{fffd}","name_hex":"6eff"}"#
+                    .replace(r"\u{fffd}", "\u{fffd}")
+                    .as_str()
+            ),
+            "{line}"
+        );
+        // The text line keeps its escapes.
+        assert!(TEXT
+            .line(&record, None)
+            .unwrap()
+            .ends_with(r#" comm="x\xe9y" cpu=1 seq=3 name="n\xff""#));
     }
 
     #[test]

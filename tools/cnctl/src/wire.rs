@@ -110,12 +110,18 @@ impl CnMsg {
     }
 }
 
+/// `data` without its trailing NULs.
+pub fn trim_nuls(data: &[u8]) -> &[u8] {
+    let end = data.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
+    &data[..end]
+}
+
 /// Render data for the `data="..."` field: trailing NULs removed,
 /// printable ASCII except `"` and `\` as is, everything else as `\xNN`.
 pub fn escape_data(data: &[u8]) -> String {
-    let end = data.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
-    let mut out = String::with_capacity(end);
-    for &b in &data[..end] {
+    let data = trim_nuls(data);
+    let mut out = String::with_capacity(data.len());
+    for &b in data {
         if (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\' {
             out.push(char::from(b));
         } else {
@@ -123,6 +129,21 @@ pub fn escape_data(data: &[u8]) -> String {
         }
     }
     out
+}
+
+/// Every byte of `data`, two lowercase hex digits each.
+pub fn hex(data: &[u8]) -> String {
+    data.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A text field for JSON: the bytes without trailing NULs as a string (invalid UTF-8 sequences
+/// replaced by U+FFFD), and their hex if they are not valid UTF-8.
+pub fn json_text(data: &[u8]) -> (String, Option<String>) {
+    let data = trim_nuls(data);
+    match std::str::from_utf8(data) {
+        Ok(text) => (text.to_string(), None),
+        Err(_) => (String::from_utf8_lossy(data).into_owned(), Some(hex(data))),
+    }
 }
 
 /// Build one netlink datagram carrying one cn_msg, exactly
@@ -300,7 +321,8 @@ pub enum ProcEventData {
     Comm {
         pid: i32,
         tgid: i32,
-        #[serde(serialize_with = "serialize_escaped")]
+        /// In JSON `"comm"`, and `"comm_hex"` when not UTF-8 (see [`json_text`]).
+        #[serde(flatten, serialize_with = "serialize_comm")]
         comm: Vec<u8>,
     },
     Coredump {
@@ -325,9 +347,17 @@ pub enum ProcEventData {
     },
 }
 
-/// Serializes bytes as the text of [`escape_data`].
-fn serialize_escaped<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&escape_data(bytes))
+/// Serializes a comm as the keys `comm` and, when it is not UTF-8, `comm_hex` (see
+/// [`json_text`]).
+fn serialize_comm<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let (text, hex) = json_text(bytes);
+    let mut map = s.serialize_map(None)?;
+    map.serialize_entry("comm", &text)?;
+    if let Some(hex) = hex {
+        map.serialize_entry("comm_hex", &hex)?;
+    }
+    map.end()
 }
 
 /// Serializes a `u32` field that the kernel fills with a signed value.
@@ -445,8 +475,8 @@ impl ProcEvent {
     }
 
     /// The line printed for the event of message `msg`: `proc <time>
-    /// <event> <fields> cpu=<cpu> seq=<seq>` (`<time>`: the timestamp in
-    /// seconds since boot). The exit signal prints signed: -1 for threads.
+    /// <event> <fields> cpu=<cpu> seq=<seq>` (`<time>`: the kernel's timestamp, seconds of
+    /// CLOCK_MONOTONIC). The exit signal prints signed: -1 for threads.
     pub fn line(&self, msg: &CnMsg) -> String {
         let fields = match &self.data {
             ProcEventData::None { err } => format!("none err={err} ack={}", msg.ack),
@@ -811,6 +841,18 @@ mod tests {
             "q\\x22\\x5c\\x0a\\x7f\\xff~ "
         );
         assert_eq!(escape_data(b"\0\0"), "");
+    }
+
+    #[test]
+    fn json_text_fields() {
+        assert_eq!(json_text(b"caf\xc3\xa9\0\0"), ("café".to_string(), None));
+        assert_eq!(json_text(b"a\"b\\\n\0x"), ("a\"b\\\n\0x".to_string(), None));
+        assert_eq!(
+            json_text(b"x\xff\0"),
+            ("x\u{fffd}".to_string(), Some("78ff".to_string()))
+        );
+        assert_eq!(json_text(b""), (String::new(), None));
+        assert_eq!(hex(b"\x00\xab\n"), "00ab0a");
     }
 
     #[test]

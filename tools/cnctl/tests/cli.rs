@@ -131,3 +131,42 @@ fn bad_filter_names_are_usage_errors() {
     assert!(err.contains("unknown event 'forks'"), "{err}");
     assert!(err.contains("nonzero-exit"), "{err}");
 }
+
+#[test]
+fn missing_required_options_are_named() {
+    for (args, command, what) in [
+        (&["listen"][..], "listen", "missing required option --group"),
+        (
+            &["send"][..],
+            "send",
+            "missing required options --idx, --val",
+        ),
+        (
+            &["send", "--idx", "1"][..],
+            "send",
+            "missing required option --val",
+        ),
+        (
+            &["notify"][..],
+            "notify",
+            "missing required option --add|--remove",
+        ),
+        (
+            &["insmod"][..],
+            "insmod",
+            "missing required argument <FILE.ko>",
+        ),
+        (
+            &["bench", "send", "--size", "1"][..],
+            "bench send",
+            "missing required option --count",
+        ),
+    ] {
+        let err = usage_error(args, command);
+        assert_eq!(
+            err.trim_end(),
+            format!("cnctl: {what} (see 'cnctl {command} --help')"),
+            "{args:?}"
+        );
+    }
+}
