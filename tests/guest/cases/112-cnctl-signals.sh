@@ -96,20 +96,32 @@ for sig in INT TERM; do
 	ended_cleanly listen-$sig "listen, SIG$sig"
 done
 
+# into_head NAME WHAT [both]: `cnctl proc` piped into `head -n 1` (/tmp/NAME.out), its stderr
+# into /tmp/NAME.err or, with `both`, into the pipe too; makes events until cnctl has ended (its
+# exit status in /tmp/NAME.rc), at most 10 s.
+into_head() {
+	rm -f /tmp/$1.rc
+	: >/tmp/$1.err
+	(
+		if [ "${3:-}" = both ]; then
+			cnctl proc --timeout-ms 600000 2>&1
+		else
+			cnctl proc --timeout-ms 600000 2>/tmp/$1.err
+		fi
+		echo $? >/tmp/$1.rc
+	) | head -n 1 >/tmp/$1.out &
+	i=0
+	until [ -s /tmp/$1.rc ]; do
+		i=$((i + 1))
+		[ $i -le 50 ] || fail "$2: cnctl did not end within 10 s"
+		sh -c true # an event to write
+		sleep 0.2
+	done
+}
+
 # A closed stdout: the first line goes to head, the write of the next one fails with EPIPE.
 before=$(acks)
-rm -f /tmp/pipe-proc.rc
-(
-	cnctl proc --timeout-ms 600000 2>/tmp/pipe-proc.err
-	echo $? >/tmp/pipe-proc.rc
-) | head -n 1 >/tmp/pipe-proc.out &
-i=0
-until [ -s /tmp/pipe-proc.rc ]; do
-	i=$((i + 1))
-	[ $i -le 50 ] || fail "proc | head: cnctl did not end within 10 s"
-	sh -c true # an event to write
-	sleep 0.2
-done
+into_head pipe-proc "proc | head"
 # (Mostly the acknowledgement of its request; an event of the loop can come first, as cnctl joins
 # the group, which the watcher's events reach, before it asks.)
 grep -E -q "^proc [0-9.]+ [a-z]+ " /tmp/pipe-proc.out ||
@@ -157,19 +169,7 @@ rm -f /tmp/full.fifo
 
 # stdout and stderr on the same pipe, closed after the first line (`sent proc op=1`, a note).
 before=$(acks)
-rm -f /tmp/pipe-both.rc
-: >/tmp/pipe-both.err
-(
-	cnctl proc --timeout-ms 600000 2>&1
-	echo $? >/tmp/pipe-both.rc
-) | head -n 1 >/tmp/pipe-both.out &
-i=0
-until [ -s /tmp/pipe-both.rc ]; do
-	i=$((i + 1))
-	[ $i -le 50 ] || fail "proc 2>&1 | head: cnctl did not end within 10 s"
-	sh -c true # an event to write
-	sleep 0.2
-done
+into_head pipe-both "proc 2>&1 | head" both
 grep -q "^sent proc op=1 " /tmp/pipe-both.out ||
 	fail "proc 2>&1 | head: not the first note: $(cat /tmp/pipe-both.out)"
 ended_cleanly pipe-both "proc 2>&1 | head"
