@@ -12,7 +12,8 @@
 //! Most events come from kernel tracepoints, hooked with probes that never sleep
 //! ([`tracepoint_probe`]); those that no tracepoint marks from function probes on kernel functions
 //! ([`cn_proc_fprobes`], [`fprobe`]). `PROC_EVENTS.md` lists the few differences from the C
-//! code. Raw `task_struct` and `cred` fields and namespaces are read in [`raw`].
+//! code. Raw `task_struct` and `cred` fields and namespaces are read in [`raw`]. Listeners in
+//! other pid and user namespaces get the events in theirs ([`ns`]).
 
 use core::mem::{align_of, offset_of, size_of};
 use kernel::{
@@ -31,15 +32,18 @@ use kernel::{
 
 pub mod connector_api;
 mod fprobe;
+#[path = "cn_proc_ns.rs"]
+mod ns;
 #[path = "cn_proc_raw.rs"]
 mod raw;
 mod tracepoint_probe;
 
 use cn_proc_fprobes::ProbedEvents;
 use connector_api::{
-    Callback, CbId, Filter, Message, Outgoing, Registration, Sender, Sleep, CN_IDX_PROC,
-    CN_VAL_PROC,
+    Callback, CbId, Destination, Filter, Message, Outgoing, Registration, Sender, Sleep,
+    CN_IDX_PROC, CN_VAL_PROC,
 };
+use ns::{Namespaces, View, ViewId, INITIAL, VIEWS};
 use tracepoint_probe::{probe, Probe, Probes};
 
 module! {
@@ -198,8 +202,8 @@ impl ProcEvent {
 
 // Listeners.
 
-/// The number of listening sockets: those whose last request was `LISTEN`. While it is below one,
-/// no event is built at all.
+/// The number of listening sockets, in all views: those whose last request was `LISTEN`. While
+/// it is below one, no event is built at all. Kept by [`ns::publish`].
 ///
 /// Each socket contributes at most one, and only its own requests change its contribution, which
 /// goes when the socket closes (its [`Subscription`] is dropped). The C code counts requests, so
@@ -208,13 +212,19 @@ static LISTENERS: Atomic<i32> = Atomic::new(0);
 
 /// A listener's subscription and its share of the listener count, kept by the core for its
 /// socket.
+///
+/// It changes under [`VIEWS`] only; the broadcast filter reads it at any time.
 struct Subscription {
     /// The last operation it sent.
     mcast_op: Atomic<u32>,
     /// The events it wants (`PROC_EVENT_NONE` once it ignores).
     event_type: Atomic<u32>,
-    /// 1 while the socket counts in [`LISTENERS`], else 0.
-    counted: Atomic<i32>,
+    /// The view of its events: that of the sender of its last `LISTEN` ([`INITIAL`] before
+    /// one). A view other than [`INITIAL`] is held (see [`ns::Table::hold`]) until the next
+    /// `LISTEN` or the drop.
+    view: Atomic<ViewId>,
+    /// Whether the socket counts as a listener of its view.
+    counted: Atomic<bool>,
 }
 
 impl Default for Subscription {
@@ -222,49 +232,70 @@ impl Default for Subscription {
         Self {
             mcast_op: Atomic::new(0),
             event_type: Atomic::new(PROC_EVENT_NONE),
-            counted: Atomic::new(0),
+            view: Atomic::new(INITIAL),
+            counted: Atomic::new(false),
         }
     }
 }
 
 impl Subscription {
-    /// Makes the socket count as a listener, or not; the count changes only if this does.
-    ///
-    /// Two senders on one socket may race. The count goes up before the socket is marked
-    /// counted, and down only after a sender took the mark off, so that the count may run ahead
-    /// of the listening sockets for a moment but never lags behind them: a racing `IGNORE` cannot
-    /// hide another socket's `LISTEN`.
-    fn set_counted(&self, counted: bool) {
-        if counted {
-            LISTENERS.fetch_add(1, ordering::Full);
-            if self.counted.xchg(1, ordering::Full) == 1 {
-                LISTENERS.fetch_sub(1, ordering::Full);
-            }
-        } else if self.counted.xchg(0, ordering::Full) == 1 {
-            LISTENERS.fetch_sub(1, ordering::Full);
-        }
-    }
-
-    /// Applies `request`; returns the errno of the acknowledgement.
-    fn apply(&self, request: ProcInput) -> u32 {
+    /// Applies `request` from a sender in the namespaces `from` (`None`: the initial ones);
+    /// returns the errno of the acknowledgement. A `LISTEN` from a pair of namespaces beyond the
+    /// [`ns::MAX_VIEWS`] that subscriptions hold already changes nothing and is refused
+    /// (`ENOSPC`).
+    fn apply(&self, request: ProcInput, from: Option<Namespaces>) -> u32 {
         let (listens, err) = listens_after(request.mcast_op);
+        let mut views = VIEWS.lock();
+        let old = self.view.load(ordering::Relaxed);
+        let view = match (listens, from) {
+            (Some(true), Some(from)) => match views.hold(from) {
+                Ok(view) => view,
+                Err(e) => return e.to_errno().unsigned_abs(),
+            },
+            (Some(true), None) => INITIAL,
+            _ => old,
+        };
+        let counted = self.counted.load(ordering::Relaxed);
+        if counted {
+            views.count(old, false);
+        }
+        // A new `LISTEN` held its view again: the old hold goes (the same view keeps one).
+        let freed = if listens == Some(true) {
+            views.release(old)
+        } else {
+            None
+        };
         let event_type = match listens {
             Some(false) => PROC_EVENT_NONE,
             _ => request.event_type,
         };
         self.event_type.store(event_type, ordering::Relaxed);
         self.mcast_op.store(request.mcast_op, ordering::Relaxed);
-        if let Some(listens) = listens {
-            self.set_counted(listens);
+        self.view.store(view, ordering::Relaxed);
+        let counted = listens.unwrap_or(counted);
+        self.counted.store(counted, ordering::Relaxed);
+        if counted {
+            views.count(view, true);
         }
+        ns::publish(&views);
+        drop(views);
+        ns::free(freed);
         err
     }
 }
 
 impl Drop for Subscription {
-    /// The socket closed (or the module goes): it no longer listens.
+    /// The socket closed (or the module goes): it no longer listens, nor holds its view.
     fn drop(&mut self) {
-        self.set_counted(false);
+        let mut views = VIEWS.lock();
+        let view = self.view.load(ordering::Relaxed);
+        if self.counted.load(ordering::Relaxed) {
+            views.count(view, false);
+        }
+        let freed = views.release(view);
+        ns::publish(&views);
+        drop(views);
+        ns::free(freed);
     }
 }
 
@@ -306,23 +337,32 @@ struct McastCtl {
 
 impl Callback for McastCtl {
     fn receive(&self, msg: &Message<'_>, sender: &Sender<'_>) {
-        // Events carry pids and ids of the initial namespaces: requests from elsewhere are
-        // ignored, unanswered.
-        if !raw::current_in_init_namespaces() {
-            return;
-        }
         let Some(request) = ProcInput::parse(msg.data()) else {
             return;
         };
-        let err = match sender.attach_socket_state::<Subscription>(Sleep::MayBlock) {
-            Ok((subscription, _)) => subscription.apply(request),
-            Err(e) => e.to_errno().unsigned_abs(),
-        };
+        // The sender's namespaces: the view of its events if it listens. The callback runs in
+        // the sender's context.
+        let subscribed = Namespaces::of_current().and_then(|from| {
+            let (subscription, _) = sender.attach_socket_state::<Subscription>(Sleep::MayBlock)?;
+            Ok(subscription.apply(request, from))
+        });
+        let err = subscribed.unwrap_or_else(|e| e.to_errno().unsigned_abs());
         // One acknowledgement per datagram, however many requests it packs: it is broadcast to
-        // every listener.
+        // every listener, in every view.
         if msg.is_last_of_datagram() {
-            self.shared
-                .send(msg.ack().wrapping_add(1), || Some(AckEvent { err }));
+            let ack = msg.ack().wrapping_add(1);
+            self.shared.send(ack, |_| Some(AckEvent { err }));
+            // A socket whose `LISTEN` was refused, and that does not listen in a view from an
+            // earlier one, would not get the broadcast answer: it gets it directly.
+            let listening = sender
+                .socket_state::<Subscription>()
+                .is_some_and(|s| s.counted.load(ordering::Relaxed));
+            if err == ENOSPC.to_errno().unsigned_abs() && !listening {
+                let event = ProcEvent::new(&AckEvent { err }, CpuId::current().as_u32(), 0);
+                let _ = msg
+                    .reply(event.as_bytes())
+                    .send(Destination::Port(sender.portid()), Sleep::MayBlock);
+            }
         }
     }
 }
@@ -339,23 +379,33 @@ fn delivers(op: u32, events: u32, what: u32, exit_code: u32) -> bool {
             || (nonzero_exit && events & PROC_EVENT_NONZERO_EXIT != 0))
 }
 
-/// The broadcast filter: each listener gets what its subscription asks for; sockets without one
-/// (that joined the group but never sent a request) get everything.
+/// An event as built for one view.
+struct Versioned {
+    event: ProcEvent,
+    view: ViewId,
+}
+
+/// The broadcast filter: each listener gets what its subscription asks for, in its view; sockets
+/// without one (that joined the group but never sent a request) get everything, in the initial
+/// view.
 struct ProcFilter;
 
 impl Filter for ProcFilter {
-    type Data = ProcEvent;
+    type Data = Versioned;
     type State = Subscription;
 
-    fn delivers(subscription: Option<&Subscription>, event: &ProcEvent) -> bool {
-        subscription.is_none_or(|s| {
-            delivers(
+    fn delivers(subscription: Option<&Subscription>, versioned: &Versioned) -> bool {
+        let Some(s) = subscription else {
+            return versioned.view == INITIAL;
+        };
+        let event = &versioned.event;
+        s.view.load(ordering::Relaxed) == versioned.view
+            && delivers(
                 s.mcast_op.load(ordering::Relaxed),
                 s.event_type.load(ordering::Relaxed),
                 event.what,
                 event.exit_code(),
             )
-        })
     }
 }
 
@@ -380,17 +430,14 @@ impl Shared {
         Ok(Arc::new(Self { seq }, GFP_KERNEL)?)
     }
 
-    /// Sends the event that `build` makes (if any) to the listeners, as the C `send_msg()`: with
-    /// this CPU's next sequence number and the CPU in the event, through the filter, never
-    /// sleeping. While nobody listens, nothing is built. Failures (nobody in the group, no
-    /// memory) lose the event, as in C.
-    fn send<D: EventData>(&self, ack: u32, build: impl FnOnce() -> Option<D>) {
+    /// Sends the event that `build` makes (if any) for each view with listeners to the listeners
+    /// of that view, as the C `send_msg()`: with this CPU's next sequence number (one for all
+    /// views) and the CPU in the event, through the filter, never sleeping. While nobody listens,
+    /// nothing is built. Failures (nobody in the group, no memory) lose the event, as in C.
+    fn send<D: EventData>(&self, ack: u32, build: impl Fn(View<'_>) -> Option<D>) {
         if LISTENERS.load(ordering::Relaxed) < 1 {
             return;
         }
-        let Some(data) = build() else {
-            return;
-        };
         let timestamp_ns = u64::try_from(Monotonic::ktime_get()).unwrap_or(0);
         loop {
             let cpu = CpuId::current();
@@ -402,17 +449,28 @@ impl Shared {
             if CpuId::current() != cpu {
                 continue;
             }
-            let event = ProcEvent::new(&data, cpu.as_u32(), timestamp_ns);
-            let msg = Outgoing {
-                id: CN_PROC_ID,
-                seq: *seq,
-                ack,
-                flags: 0,
-                data: event.as_bytes(),
-            };
-            *seq = seq.wrapping_add(1);
-            // Nobody to deliver to (`ESRCH`) or no memory: the event is lost, as in C.
-            let _ = msg.broadcast_filtered::<ProcFilter>(CN_IDX_PROC, &event, Sleep::NoWait);
+            let mut sent = false;
+            ns::for_each_view(|view, id| {
+                let Some(data) = build(view) else {
+                    return;
+                };
+                let event = ProcEvent::new(&data, cpu.as_u32(), timestamp_ns);
+                let msg = Outgoing {
+                    id: CN_PROC_ID,
+                    seq: *seq,
+                    ack,
+                    flags: 0,
+                    data: event.as_bytes(),
+                };
+                let versioned = Versioned { event, view: id };
+                // Nobody to deliver to (`ESRCH`) or no memory: the event is lost, as in C.
+                let _ =
+                    msg.broadcast_filtered::<ProcFilter>(CN_IDX_PROC, &versioned, Sleep::NoWait);
+                sent = true;
+            });
+            if sent {
+                *seq = seq.wrapping_add(1);
+            }
             return;
         }
     }
@@ -441,7 +499,10 @@ fn task_comm(name: &[u8]) -> [u8; COMM_LEN] {
 }
 
 impl Ids {
-    /// Those of `task`.
+    /// No task: the ids of a parent or tracer that is not there, or not visible.
+    const NONE: Self = Self { pid: 0, tgid: 0 };
+
+    /// Those of `task`, in the initial pid namespace.
     fn of(task: &Task) -> Self {
         Self {
             pid: task.pid(),
@@ -450,36 +511,38 @@ impl Ids {
     }
 }
 
-/// `sched_process_exit`: `task` (current) exits; its exit code is set.
-fn exit_event(task: &Task) -> ExitEvent {
+/// `sched_process_exit`: `task` (current) exits; its exit code is set. `None` where it is not
+/// visible.
+fn exit_event(task: &Task, view: View<'_>) -> Option<ExitEvent> {
     let (exit_code, exit_signal, ptraced) = raw::exit_status(task);
-    ExitEvent {
-        process: Ids::of(task),
+    Some(ExitEvent {
+        process: view.ids(task)?,
         // The C structure has unsigned fields: -1 goes out as 0xffffffff.
         exit_code: exit_code as u32,
         exit_signal: exit_signal as u32,
-        parent: exit_parent(exit_signal, ptraced, raw::real_parent(task)),
-    }
+        parent: exit_parent(exit_signal, ptraced, view.parent_ids(task)),
+    })
 }
 
 /// `task_rename`: `task` is about to be renamed to `name`; `None` for the renames that the C code
 /// does not report: those of exec (current, in execve) and the naming of kernel and io_uring
-/// worker threads.
-fn comm_event(task: &Task, name: &CStr) -> Option<CommEvent> {
+/// worker threads; and where it is not visible.
+fn comm_event(task: &Task, name: &CStr, view: View<'_>) -> Option<CommEvent> {
     let in_exec = core::ptr::eq(task.as_ptr(), Task::current_raw()) && raw::current_in_execve();
     if in_exec || raw::is_kernel_worker(task) {
         return None;
     }
     Some(CommEvent {
-        process: Ids::of(task),
+        process: view.ids(task)?,
         comm: task_comm(name.to_bytes()),
     })
 }
 
-/// A probe of the tracepoint `$name` that sends the event its arguments make, if any.
+/// A probe of the tracepoint `$name` that sends the event its arguments make in each view, if
+/// any.
 macro_rules! event_probe {
-    ($name:literal, |$($arg:ident: $ty:ty),*| $event:expr) => {
-        probe!($name, |shared: &Shared $(, $arg: $ty)*| shared.send(0, || $event))
+    ($name:literal, |$view:ident; $($arg:ident: $ty:ty),*| $event:expr) => {
+        probe!($name, |shared: &Shared $(, $arg: $ty)*| shared.send(0, |$view: View<'_>| $event))
     };
 }
 
@@ -493,36 +556,34 @@ fn probes() -> [Probe<Shared>; 5] {
         [
             // The parent of the child, not the forking task: they differ for threads and
             // CLONE_PARENT.
-            event_probe!(c"sched_process_fork", |_parent: &Task, child: &Task| {
-                let parent = raw::real_parent(child);
+            event_probe!(c"sched_process_fork", |view; _parent: &Task, child: &Task| {
                 Some(ForkEvent {
-                    parent,
-                    child: Ids::of(child),
+                    parent: view.parent_ids(child),
+                    child: view.ids(child)?,
                 })
             }),
             event_probe!(
                 c"sched_process_exec",
-                |p: &Task, _old_pid: bindings::pid_t, _bprm: *mut bindings::linux_binprm| {
+                |view; p: &Task, _old_pid: bindings::pid_t, _bprm: *mut bindings::linux_binprm| {
                     Some(ExecEvent {
-                        process: Ids::of(p),
+                        process: view.ids(p)?,
                     })
                 }
             ),
-            event_probe!(c"sched_process_exit", |p: &Task, _group_dead: bool| {
-                Some(exit_event(p))
+            event_probe!(c"sched_process_exit", |view; p: &Task, _group_dead: bool| {
+                exit_event(p, view)
             }),
-            event_probe!(c"task_rename", |task: &Task, comm: *const c_char| {
+            event_probe!(c"task_rename", |view; task: &Task, comm: *const c_char| {
                 // SAFETY: A non-null `comm` is the new name, a NUL-terminated string valid during
                 // the call.
                 let name = (!comm.is_null()).then(|| unsafe { CStr::from_char_ptr(comm) });
-                name.and_then(|name| comm_event(task, name))
+                name.and_then(|name| comm_event(task, name, view))
             }),
-            event_probe!(c"coredump", |_sig: c_int| {
+            event_probe!(c"coredump", |view; _sig: c_int| {
                 let task = kernel::current!();
-                let parent = raw::real_parent(task);
                 Some(CoredumpEvent {
-                    process: Ids::of(task),
-                    parent,
+                    process: view.ids(task)?,
+                    parent: view.parent_ids(task),
                 })
             }),
         ]
@@ -539,6 +600,9 @@ struct CnProcExample {
 
 impl kernel::Module for CnProcExample {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        // SAFETY: Called once, at load, before anything can take the lock (the callback is not
+        // registered yet).
+        unsafe { VIEWS.init() };
         let shared = Shared::new()?;
         let callback = Arc::new(
             McastCtl {
@@ -681,6 +745,30 @@ mod tests {
     }
 
     #[test]
+    fn each_socket_gets_the_messages_of_its_view() {
+        let event = ProcEvent::new(&ExecEvent { process: ids(1, 1) }, 0, 0);
+        let built_for = |view| Versioned { event, view };
+        // A socket without a subscription: the initial view's only.
+        assert!(ProcFilter::delivers(None, &built_for(INITIAL)));
+        assert!(!ProcFilter::delivers(None, &built_for(1)));
+        let s = Subscription::default();
+        s.mcast_op.store(PROC_CN_MCAST_LISTEN, ordering::Relaxed);
+        s.event_type.store(PROC_EVENT_ALL, ordering::Relaxed);
+        for (view, delivered) in [(INITIAL, true), (1, false), (2, false)] {
+            assert_eq!(ProcFilter::delivers(Some(&s), &built_for(view)), delivered);
+        }
+        s.view.store(2, ordering::Relaxed);
+        for (view, delivered) in [(INITIAL, false), (1, false), (2, true)] {
+            assert_eq!(ProcFilter::delivers(Some(&s), &built_for(view)), delivered);
+        }
+        // The mask still applies in the view.
+        s.event_type.store(PROC_EVENT_FORK, ordering::Relaxed);
+        assert!(!ProcFilter::delivers(Some(&s), &built_for(2)));
+        // (It holds no view: nothing to give back when it goes.)
+        s.view.store(INITIAL, ordering::Relaxed);
+    }
+
+    #[test]
     fn requests_and_listener_counting() {
         let listen = |event_type| ProcInput {
             mcast_op: PROC_CN_MCAST_LISTEN,
@@ -723,18 +811,26 @@ mod tests {
     fn a_socket_counts_once_and_until_it_goes() {
         let before = LISTENERS.load(ordering::Relaxed);
         let count = || LISTENERS.load(ordering::Relaxed) - before;
+        let request = |mcast_op| ProcInput {
+            mcast_op,
+            event_type: PROC_EVENT_ALL,
+        };
+        let (listen, ignore) = (request(PROC_CN_MCAST_LISTEN), request(PROC_CN_MCAST_IGNORE));
         let a = Subscription::default();
         let b = Subscription::default();
-        a.set_counted(true);
-        a.set_counted(true);
+        assert_eq!(a.apply(listen, None), 0);
+        assert_eq!(a.apply(listen, None), 0);
         assert_eq!(count(), 1);
-        b.set_counted(true);
+        b.apply(listen, None);
         assert_eq!(count(), 2);
-        // An IGNORE of one socket cannot uncount another, however often it comes.
-        b.set_counted(false);
-        b.set_counted(false);
-        b.set_counted(false);
+        // An IGNORE of one socket cannot uncount another, however often it comes; nor can an
+        // unknown operation.
+        for op in [ignore, ignore, request(7), ignore, request(7)] {
+            b.apply(op, None);
+        }
         assert_eq!(count(), 1);
+        // Its view is the initial one.
+        assert_eq!(a.view.load(ordering::Relaxed), INITIAL);
         // A socket that closes while listening takes its share with it.
         drop(a);
         assert_eq!(count(), 0);

@@ -67,23 +67,23 @@ impl FunctionProbe for CommitCreds {
     }
 
     fn exit(shared: &Shared, _regs: &Regs, events: u32) {
-        let process = Ids::of(kernel::current!());
+        let current = kernel::current!();
         let ([ruid, euid], [rgid, egid]) = raw::current_real_effective_ids();
         if events & PROC_EVENT_UID != 0 {
-            shared.send(0, || {
+            shared.send(0, |view| {
                 Some(UidEvent {
-                    process,
-                    ruid,
-                    euid,
+                    process: view.ids(current)?,
+                    ruid: view.uid(ruid),
+                    euid: view.uid(euid),
                 })
             });
         }
         if events & PROC_EVENT_GID != 0 {
-            shared.send(0, || {
+            shared.send(0, |view| {
                 Some(GidEvent {
-                    process,
-                    rgid,
-                    egid,
+                    process: view.ids(current)?,
+                    rgid: view.gid(rgid),
+                    egid: view.gid(egid),
                 })
             });
         }
@@ -104,9 +104,12 @@ impl FunctionProbe for SysSetsid {
     fn exit(shared: &Shared, regs: &Regs, (): ()) {
         if regs.return_long() > 0 {
             // The thread group leader, as in C: its pid is the group's tgid.
-            let tgid = kernel::current!().tgid();
-            let process = Ids { pid: tgid, tgid };
-            shared.send(0, || Some(SidEvent { process }));
+            let current = kernel::current!();
+            shared.send(0, |view| {
+                let tgid = view.ids(current)?.tgid;
+                let process = Ids { pid: tgid, tgid };
+                Some(SidEvent { process })
+            });
         }
     }
 }
@@ -171,7 +174,13 @@ impl FunctionProbe for SysPtrace {
             };
             event.tracer = tracer;
         }
-        shared.send(0, || Some(event));
+        // The entry found the tasks in the initial pid namespace: each view finds them in its own.
+        shared.send(0, |view| {
+            Some(PtraceEvent {
+                process: view.host_ids(event.process)?,
+                tracer: view.host_ids(event.tracer).unwrap_or(Ids::NONE),
+            })
+        });
     }
 }
 
