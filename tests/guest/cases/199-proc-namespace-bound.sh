@@ -1,0 +1,53 @@
+# The bound on listeners' namespaces: 16 listeners, each in a user namespace of its own, take the
+# 16 views besides the initial one, and each gets its own request acknowledged; a 17th namespace's
+# LISTEN is refused, answered ENOSPC (28) on its own socket; a host listener is not affected;
+# once one of the 16 has gone, a new namespace's listener is accepted again. No log line.
+. /tests/lib.sh
+. /tests/proc.sh
+load_core
+insmod /modules/cn_proc_example.ko || fail "insmod cn_proc_example.ko failed"
+mark_dmesg
+
+pids=
+i=1
+while [ $i -le 16 ]; do
+	unshare -U -r cnctl proc --timeout-ms 60000 >/tmp/ns$i.out 2>/tmp/ns$i.err &
+	pids="$pids $!"
+	proc_requested ns$i
+	i=$((i + 1))
+done
+# shellcheck disable=SC2086
+set -- $pids
+first=$1
+i=1
+while [ $i -le 16 ]; do
+	_j=0
+	until grep -E -q '^proc [0-9.]+ none err=0 ' /tmp/ns$i.out; do
+		_j=$((_j + 1))
+		[ $_j -le 50 ] || fail "listener $i in its own user namespace got no acknowledgement"
+		sleep 0.1
+	done
+	i=$((i + 1))
+done
+
+unshare -U -r cnctl proc --timeout-ms 2000 >/tmp/ns17.out 2>/tmp/ns17.err
+cat /tmp/ns17.out
+grep -E -q '^proc [0-9.]+ none err=28 ' /tmp/ns17.out || fail "a 17th namespace's LISTEN was not refused with ENOSPC"
+
+proc_listen host 4000
+hl=$!
+proc_requested host
+sh -c 'exit 3' &
+child=$!
+wait $child
+wait $hl
+grep -E -q " exit pid=$child tgid=$child exit_code=768 " /tmp/host.out || fail "the host listener missed an exit"
+
+kill $first
+wait $first
+unshare -U -r cnctl proc --timeout-ms 2000 >/tmp/ns18.out 2>/tmp/ns18.err
+cat /tmp/ns18.out
+grep -E -q '^proc [0-9.]+ none err=0 ' /tmp/ns18.out || fail "a new namespace was refused after one had gone"
+kill $pids 2>/dev/null
+wait
+expect_no_dmesg "cn_proc|ENOSPC"
