@@ -385,9 +385,10 @@ struct Versioned {
     view: ViewId,
 }
 
-/// The broadcast filter: each listener gets what its subscription asks for, in its view; sockets
-/// without one (that joined the group but never sent a request) get everything, in the initial
-/// view.
+/// The broadcast filter: each listener gets what its subscription asks for, in its view. A socket
+/// gets nothing unless it listens: not without a subscription (it joined the group but never
+/// sent a request: the filter cannot know its namespaces), nor after an `IGNORE` or only
+/// unknown operations (its view is that of its last `LISTEN`, none without one).
 struct ProcFilter;
 
 impl Filter for ProcFilter {
@@ -396,10 +397,11 @@ impl Filter for ProcFilter {
 
     fn delivers(subscription: Option<&Subscription>, versioned: &Versioned) -> bool {
         let Some(s) = subscription else {
-            return versioned.view == INITIAL;
+            return false;
         };
         let event = &versioned.event;
-        s.view.load(ordering::Relaxed) == versioned.view
+        s.counted.load(ordering::Relaxed)
+            && s.view.load(ordering::Relaxed) == versioned.view
             && delivers(
                 s.mcast_op.load(ordering::Relaxed),
                 s.event_type.load(ordering::Relaxed),
@@ -748,12 +750,24 @@ mod tests {
     fn each_socket_gets_the_messages_of_its_view() {
         let event = ProcEvent::new(&ExecEvent { process: ids(1, 1) }, 0, 0);
         let built_for = |view| Versioned { event, view };
-        // A socket without a subscription: the initial view's only.
-        assert!(ProcFilter::delivers(None, &built_for(INITIAL)));
-        assert!(!ProcFilter::delivers(None, &built_for(1)));
+        // A socket without a subscription: nothing, in no view.
+        for view in [INITIAL, 1] {
+            assert!(!ProcFilter::delivers(None, &built_for(view)));
+        }
+        // A socket whose only request was an unknown operation (refused): nothing either.
+        let unknown = Subscription::default();
+        let op7 = ProcInput {
+            mcast_op: 7,
+            event_type: PROC_EVENT_ALL,
+        };
+        assert_eq!(unknown.apply(op7, None), 22);
+        for view in [INITIAL, 1] {
+            assert!(!ProcFilter::delivers(Some(&unknown), &built_for(view)));
+        }
         let s = Subscription::default();
         s.mcast_op.store(PROC_CN_MCAST_LISTEN, ordering::Relaxed);
         s.event_type.store(PROC_EVENT_ALL, ordering::Relaxed);
+        s.counted.store(true, ordering::Relaxed);
         for (view, delivered) in [(INITIAL, true), (1, false), (2, false)] {
             assert_eq!(ProcFilter::delivers(Some(&s), &built_for(view)), delivered);
         }
@@ -764,8 +778,9 @@ mod tests {
         // The mask still applies in the view.
         s.event_type.store(PROC_EVENT_FORK, ordering::Relaxed);
         assert!(!ProcFilter::delivers(Some(&s), &built_for(2)));
-        // (It holds no view: nothing to give back when it goes.)
+        // (It holds no view and is not counted: nothing to give back when it goes.)
         s.view.store(INITIAL, ordering::Relaxed);
+        s.counted.store(false, ordering::Relaxed);
     }
 
     #[test]
