@@ -14,7 +14,9 @@
 //! The table changes only under a mutex, at requests and when subscriptions go (process
 //! context). The probes, in atomic context, read what it publishes: which views have listeners
 //! (one word) and, under the RCU read lock, each slot's namespaces. A slot is unpublished before
-//! its namespaces are released, after a grace period.
+//! its namespaces are released, after a grace period; only then can the slot be taken again
+//! (until then a probe may still send with that view id the events it built for the old
+//! namespaces).
 
 use crate::{raw, Ids};
 use core::{
@@ -135,6 +137,9 @@ struct Slot<K> {
     holders: u32,
     /// Those of them that listen.
     listeners: u32,
+    /// Released by its last holder: unpublished, neither matched nor taken until
+    /// [`Table::reclaim`], after a grace period.
+    retiring: bool,
 }
 
 /// The views of the subscriptions: the namespaces (keys `K`) of at most `N` views besides the
@@ -160,7 +165,7 @@ impl<K: PartialEq, const N: usize> Table<K, N> {
         if let Some(i) = self
             .slots
             .iter()
-            .position(|s| s.as_ref().is_some_and(|s| *s.key == key))
+            .position(|s| s.as_ref().is_some_and(|s| !s.retiring && *s.key == key))
         {
             if let Some(slot) = &mut self.slots[i] {
                 slot.holders += 1;
@@ -172,26 +177,38 @@ impl<K: PartialEq, const N: usize> Table<K, N> {
             key: KBox::new(key, GFP_KERNEL)?,
             holders: 1,
             listeners: 0,
+            retiring: false,
         });
         Ok(free as ViewId + 1)
     }
 
-    /// The slot of `view`, if it is one.
+    /// The slot of `view`, if it is one (and not retiring).
     fn slot(&mut self, view: ViewId) -> Option<&mut Slot<K>> {
         let i = usize::try_from(view).ok()?.checked_sub(1)?;
-        self.slots.get_mut(i)?.as_mut()
+        self.slots.get_mut(i)?.as_mut().filter(|s| !s.retiring)
     }
 
-    /// Gives back a hold of `view` (none for the initial view); returns its namespaces when that
-    /// was the last, which frees the slot. Its listeners must have gone before.
-    pub(crate) fn release(&mut self, view: ViewId) -> Option<KBox<K>> {
+    /// Gives back a hold of `view` (none for the initial view). When that was the last, the slot
+    /// retires: it is unpublished at the next [`publish`] but stays taken; returns its index, to
+    /// [`Table::reclaim`] after a grace period. Its listeners must have gone before.
+    pub(crate) fn release(&mut self, view: ViewId) -> Option<usize> {
         let slot = self.slot(view)?;
         slot.holders -= 1;
         if slot.holders > 0 {
             return None;
         }
-        let i = view as usize - 1;
-        self.slots[i].take().map(|slot| slot.key)
+        slot.retiring = true;
+        Some(view as usize - 1)
+    }
+
+    /// Frees the retired slot `i`, returning its namespaces: once no probe can read them any
+    /// more (a grace period after it was unpublished).
+    pub(crate) fn reclaim(&mut self, i: usize) -> Option<KBox<K>> {
+        let slot = self.slots.get_mut(i)?;
+        if !slot.as_ref().is_some_and(|s| s.retiring) {
+            return None;
+        }
+        slot.take().map(|slot| slot.key)
     }
 
     /// One listener more (`listens`) or less in `view`.
@@ -228,7 +245,7 @@ impl<K: PartialEq, const N: usize> Table<K, N> {
     /// The namespaces of slot `i`, where the probes read them.
     fn key_ptr(&self, i: usize) -> *mut K {
         match self.slots.get(i) {
-            Some(Some(slot)) => core::ptr::from_ref::<K>(&*slot.key).cast_mut(),
+            Some(Some(slot)) if !slot.retiring => core::ptr::from_ref::<K>(&*slot.key).cast_mut(),
             _ => null_mut(),
         }
     }
@@ -260,12 +277,15 @@ pub(crate) fn publish(table: &Table<Namespaces, MAX_VIEWS>) {
     crate::LISTENERS.store(table.listeners(), kernel::sync::atomic::ordering::Relaxed);
 }
 
-/// Frees the namespaces of a slot that [`Table::release`] gave back, once they are unpublished:
-/// after a grace period, since a probe may still read them. Sleeps.
-pub(crate) fn free(freed: Option<KBox<Namespaces>>) {
-    if freed.is_some() {
-        rcu::synchronize_rcu();
-    }
+/// Frees the slot that [`Table::release`] retired (if any), once it is unpublished: after a grace
+/// period, since a probe may still read its namespaces or send with its view id; then the slot
+/// may be taken again. Call without holding [`VIEWS`]. Sleeps.
+pub(crate) fn free(retired: Option<usize>) {
+    let Some(i) = retired else {
+        return;
+    };
+    rcu::synchronize_rcu();
+    let freed = VIEWS.lock().reclaim(i);
     drop(freed);
 }
 
@@ -337,7 +357,17 @@ mod tests {
         t.count(INITIAL, false);
         assert_eq!((t.active(), t.listeners()), (0, 0));
         assert!(t.release(a).is_none());
-        assert_eq!(t.release(a).map(|k| *k), Some(10));
+        let retired = t.release(a);
+        assert_eq!(retired, Some(a as usize - 1));
+        // Retired, the slot is neither reused nor matched until it is reclaimed (after a grace
+        // period): a probe may still send with its view id what it built for its namespaces.
+        assert_eq!(t.hold(30), Err(ENOSPC));
+        assert_eq!(t.hold(10), Err(ENOSPC));
+        assert!(t.release(a).is_none());
+        // Only a retired slot is reclaimed, once.
+        assert!(t.reclaim(b as usize - 1).is_none());
+        assert_eq!(t.reclaim(a as usize - 1).map(|k| *k), Some(10));
+        assert!(t.reclaim(a as usize - 1).is_none());
         assert_eq!(t.hold(30)?, a);
         // The initial view holds nothing and counts no lower than 0.
         assert!(t.release(INITIAL).is_none());
