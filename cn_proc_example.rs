@@ -342,27 +342,39 @@ impl Callback for McastCtl {
         };
         // The sender's namespaces: the view of its events if it listens. The callback runs in
         // the sender's context.
+        let mut from_initial = false;
         let subscribed = Namespaces::of_current().and_then(|from| {
+            from_initial = from.is_none();
             let (subscription, _) = sender.attach_socket_state::<Subscription>(Sleep::MayBlock)?;
             Ok(subscription.apply(request, from))
         });
         let err = subscribed.unwrap_or_else(|e| e.to_errno().unsigned_abs());
-        // One acknowledgement per datagram, however many requests it packs: it is broadcast to
-        // every listener, in every view.
-        if msg.is_last_of_datagram() {
-            let ack = msg.ack().wrapping_add(1);
-            self.shared.send(ack, |_| Some(AckEvent { err }));
-            // A socket whose `LISTEN` was refused, and that does not listen in a view from an
-            // earlier one, would not get the broadcast answer: it gets it directly.
-            let listening = sender
-                .socket_state::<Subscription>()
-                .is_some_and(|s| s.counted.load(ordering::Relaxed));
-            if err == ENOSPC.to_errno().unsigned_abs() && !listening {
-                let event = ProcEvent::new(&AckEvent { err }, CpuId::current().as_u32(), 0);
-                let _ = msg
-                    .reply(event.as_bytes())
-                    .send(Destination::Port(sender.portid()), Sleep::MayBlock);
-            }
+        // One acknowledgement per datagram, however many requests it packs.
+        if !msg.is_last_of_datagram() {
+            return;
+        }
+        let ack = msg.ack().wrapping_add(1);
+        let state = sender.socket_state::<Subscription>();
+        // It is broadcast in the requester's view only: that of its subscription if it listens,
+        // else the initial one for a sender in the initial namespaces (as C), else none.
+        let view = match state.filter(|s| s.counted.load(ordering::Relaxed)) {
+            Some(s) => Some(s.view.load(ordering::Relaxed)),
+            None => from_initial.then_some(INITIAL),
+        };
+        if let Some(view) = view {
+            self.shared.send_in(1 << view, ack, |_| Some(AckEvent { err }));
+        }
+        // A refused request whose sender would not get the broadcast answer (it does not listen,
+        // or not in that view, or filters it out) is answered directly.
+        let event = ProcEvent::new(&AckEvent { err }, CpuId::current().as_u32(), 0);
+        let received = view.is_some_and(|view| {
+            let versioned = Versioned { event, view };
+            ProcFilter::delivers(state, &versioned)
+        });
+        if err != 0 && !received {
+            let _ = msg
+                .reply(event.as_bytes())
+                .send(Destination::Port(sender.portid()), Sleep::MayBlock);
         }
     }
 }
@@ -437,6 +449,11 @@ impl Shared {
     /// views) and the CPU in the event, through the filter, never sleeping. While nobody listens,
     /// nothing is built. Failures (nobody in the group, no memory) lose the event, as in C.
     fn send<D: EventData>(&self, ack: u32, build: impl Fn(View<'_>) -> Option<D>) {
+        self.send_in(ns::ALL_VIEWS, ack, build);
+    }
+
+    /// As [`Shared::send`], in the views of `views` (bit `v` for view `v`) only.
+    fn send_in<D: EventData>(&self, views: u32, ack: u32, build: impl Fn(View<'_>) -> Option<D>) {
         if LISTENERS.load(ordering::Relaxed) < 1 {
             return;
         }
@@ -452,7 +469,7 @@ impl Shared {
                 continue;
             }
             let mut sent = false;
-            ns::for_each_view(|view, id| {
+            ns::for_each_view(views, |view, id| {
                 let Some(data) = build(view) else {
                     return;
                 };

@@ -289,9 +289,13 @@ pub(crate) fn free(retired: Option<usize>) {
     drop(freed);
 }
 
-/// Calls `f` for each view with listeners, with its id: the initial one first. Never sleeps.
-pub(crate) fn for_each_view(mut f: impl FnMut(View<'_>, ViewId)) {
-    let active = ACTIVE.load(Ordering::Acquire);
+/// Every view, for [`for_each_view`].
+pub(crate) const ALL_VIEWS: u32 = u32::MAX;
+
+/// Calls `f` for each view of `views` (bit `v` for view `v`) with listeners, with its id: the
+/// initial one first. Never sleeps.
+pub(crate) fn for_each_view(views: u32, mut f: impl FnMut(View<'_>, ViewId)) {
+    let active = ACTIVE.load(Ordering::Acquire) & views;
     if active & 1 != 0 {
         f(View::Initial, INITIAL);
     }
