@@ -219,9 +219,9 @@ struct Subscription {
     mcast_op: Atomic<u32>,
     /// The events it wants (`PROC_EVENT_NONE` once it ignores).
     event_type: Atomic<u32>,
-    /// The view of its events: that of the sender of its last `LISTEN` ([`INITIAL`] before
-    /// one). A view other than [`INITIAL`] is held (see [`ns::Table::hold`]) until the next
-    /// `LISTEN` or the drop.
+    /// The view of its events: that of the sender of its last `LISTEN` while it listens
+    /// ([`INITIAL`] before one and after an `IGNORE`). A view other than [`INITIAL`] is held
+    /// (see [`ns::Table::hold`]) until the next `LISTEN` or `IGNORE`, or the drop.
     view: Atomic<ViewId>,
     /// Whether the socket counts as a listener of its view.
     counted: Atomic<bool>,
@@ -252,15 +252,16 @@ impl Subscription {
                 Ok(view) => view,
                 Err(e) => return e.to_errno().unsigned_abs(),
             },
-            (Some(true), None) => INITIAL,
-            _ => old,
+            (Some(true), None) | (Some(false), _) => INITIAL,
+            (None, _) => old,
         };
         let counted = self.counted.load(ordering::Relaxed);
         if counted {
             views.count(old, false);
         }
-        // A new `LISTEN` held its view again: the old hold goes (the same view keeps one).
-        let freed = if listens == Some(true) {
+        // A new `LISTEN` held its view again: the old hold goes (the same view keeps one); an
+        // `IGNORE` holds none (a view is held only while listening).
+        let freed = if listens.is_some() {
             views.release(old)
         } else {
             None

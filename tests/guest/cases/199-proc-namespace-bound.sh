@@ -2,11 +2,21 @@
 # 16 views besides the initial one, and each gets its own request acknowledged; a 17th namespace's
 # LISTEN is refused, answered ENOSPC (28) on its own socket; a host listener is not affected;
 # once one of the 16 has gone, a new namespace's listener is accepted again. No log line.
+# Before them, a socket in a user namespace of its own sends LISTEN then IGNORE (one datagram)
+# and stays open: it does not listen, so it holds no slot, and the 16 are all accepted.
 . /tests/lib.sh
+. /tests/cn.sh
+. /tests/adv.sh
 . /tests/proc.sh
 load_core
 insmod /modules/cn_proc_example.ko || fail "insmod cn_proc_example.ko failed"
 mark_dmesg
+
+unshare -U -r cnraw -g 1 -x "$(proc_msg $PROC_LISTEN 0)$(proc_msg $PROC_IGNORE 0)" -t 60000 \
+	>/tmp/ignored.out 2>/tmp/ignored.err &
+ignored=$!
+wait_for /tmp/ignored.err "^sent len=" 15 "the ignoring socket did not send"
+sleep 0.5
 
 pids=
 i=1
@@ -48,6 +58,6 @@ wait $first
 unshare -U -r cnctl proc --timeout-ms 2000 >/tmp/ns18.out 2>/tmp/ns18.err
 cat /tmp/ns18.out
 grep -E -q '^proc [0-9.]+ none err=0 ' /tmp/ns18.out || fail "a new namespace was refused after one had gone"
-kill $pids 2>/dev/null
+kill $pids $ignored 2>/dev/null
 wait
 expect_no_dmesg "cn_proc|ENOSPC"
