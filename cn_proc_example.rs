@@ -363,7 +363,8 @@ impl Callback for McastCtl {
             None => from_initial.then_some(INITIAL),
         };
         if let Some(view) = view {
-            self.shared.send_in(1 << view, ack, |_| Some(AckEvent { err }));
+            self.shared
+                .send_in(1 << view, ack, |_| Some(AckEvent { err }));
         }
         // A refused request whose sender would not get the broadcast answer (it does not listen,
         // or not in that view, or filters it out) is answered directly.
@@ -544,14 +545,17 @@ fn exit_event(task: &Task, view: View<'_>) -> Option<ExitEvent> {
     })
 }
 
-/// `task_rename`: `task` is about to be renamed to `name`; `None` for the renames that the C code
-/// does not report: those of exec (current, in execve) and the naming of kernel and io_uring
-/// worker threads; and where it is not visible.
-fn comm_event(task: &Task, name: &CStr, view: View<'_>) -> Option<CommEvent> {
+/// Whether the rename of `task` (`task_rename`) makes an event: not for those that the C code does
+/// not report, the rename of exec (current, in execve) and the naming of kernel and io_uring
+/// worker threads. Checked before [`Shared::send`], which then costs nothing for them.
+fn comm_reported(task: &Task) -> bool {
     let in_exec = core::ptr::eq(task.as_ptr(), Task::current_raw()) && raw::current_in_execve();
-    if in_exec || raw::is_kernel_worker(task) {
-        return None;
-    }
+    !in_exec && !raw::is_kernel_worker(task)
+}
+
+/// `task_rename`: `task` (see [`comm_reported`]) is about to be renamed to `name`; `None` where it
+/// is not visible.
+fn comm_event(task: &Task, name: &CStr, view: View<'_>) -> Option<CommEvent> {
     Some(CommEvent {
         process: view.ids(task)?,
         comm: task_comm(name.to_bytes()),
@@ -593,12 +597,20 @@ fn probes() -> [Probe<Shared>; 5] {
             event_probe!(c"sched_process_exit", |view; p: &Task, _group_dead: bool| {
                 exit_event(p, view)
             }),
-            event_probe!(c"task_rename", |view; task: &Task, comm: *const c_char| {
-                // SAFETY: A non-null `comm` is the new name, a NUL-terminated string valid during
-                // the call.
-                let name = (!comm.is_null()).then(|| unsafe { CStr::from_char_ptr(comm) });
-                name.and_then(|name| comm_event(task, name, view))
-            }),
+            // The renames that make no event are left out before `send`: no sequence number
+            // lock, no clock read for them.
+            probe!(
+                c"task_rename",
+                |shared: &Shared, task: &Task, comm: *const c_char| {
+                    if comm.is_null() || !comm_reported(task) {
+                        return;
+                    }
+                    // SAFETY: A non-null `comm` is the new name, a NUL-terminated string valid
+                    // during the call.
+                    let name = unsafe { CStr::from_char_ptr(comm) };
+                    shared.send(0, |view| comm_event(task, name, view))
+                }
+            ),
             event_probe!(c"coredump", |view; _sig: c_int| {
                 let task = kernel::current!();
                 Some(CoredumpEvent {
@@ -881,6 +893,8 @@ mod tests {
         assert_eq!(exit_parent(-1, true, parent), parent);
         assert_eq!(exit_parent(-1, false, parent), ids(0, 0));
 
+        // A kernel thread's renames (KUnit runs the test in one) make no event.
+        assert!(!comm_reported(kernel::current!()));
         assert_eq!(&task_comm(b""), &[0u8; 16]);
         assert_eq!(&task_comm(b"sh"), b"sh\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
         assert_eq!(&task_comm(b"exactly15chars!"), b"exactly15chars!\0");
