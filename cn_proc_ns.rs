@@ -329,6 +329,12 @@ mod tests {
         assert_eq!(View::Initial.ids(current), Some(Ids::of(current)));
         let host = Ids { pid: 7, tgid: 5 };
         assert_eq!(View::Initial.host_ids(host), Some(host));
+        // A task is found again by its initial-namespace pid only if it started when it did
+        // (not a later task with its pid).
+        let started = raw::start_time(current);
+        let again = |started| raw::with_host_task(current.pid(), started, Ids::of);
+        assert_eq!(again(started), Some(Ids::of(current)));
+        assert_eq!(again(started.wrapping_add(1)), None);
         for id in [0, 1000, 65534, u32::MAX] {
             assert_eq!(View::Initial.uid(id), id);
             assert_eq!(View::Initial.gid(id), id);

@@ -188,8 +188,9 @@ pub(crate) fn current_tracer() -> Option<Ids> {
     }
 }
 
-/// The ids of the task with pid `nr` in the current task's pid namespace, if it exists.
-pub(crate) fn ids_of_vpid(nr: Pid) -> Option<Ids> {
+/// The ids of the task with pid `nr` in the current task's pid namespace, if it exists, and when
+/// it started (its `start_time`, which tells it from a later task with the same pid).
+pub(crate) fn ids_of_vpid(nr: Pid) -> Option<(Ids, u64)> {
     let _rcu = rcu::read_lock();
     // SAFETY: Under the RCU read lock, which `find_vpid()` and `pid_task()` require (the latter
     // takes a null pid too).
@@ -197,5 +198,29 @@ pub(crate) fn ids_of_vpid(nr: Pid) -> Option<Ids> {
         unsafe { bindings::pid_task(bindings::find_vpid(nr), bindings::pid_type_PIDTYPE_PID) };
     // SAFETY: A task found is freed only after an RCU grace period, so not before `_rcu` is
     // dropped; `Task` is a transparent wrapper of `task_struct`.
-    NonNull::new(task).map(|task| Ids::of(unsafe { task.cast::<Task>().as_ref() }))
+    let task = unsafe { NonNull::new(task)?.cast::<Task>().as_ref() };
+    Some((Ids::of(task), start_time(task)))
+}
+
+/// When `task` started (`start_time`: set at fork, before the task can be found, never changed).
+pub(crate) fn start_time(task: &Task) -> u64 {
+    // SAFETY: `task` is valid; its `start_time` is not written after the fork.
+    unsafe { (*task.as_ptr()).start_time }
+}
+
+/// Calls `f` with the task that has the initial-namespace pid `nr`, if there is one and it started
+/// at `started` (is the task found then, not a later one with its pid): `None` otherwise. Under
+/// the RCU read lock: `f` must not sleep.
+pub(crate) fn with_host_task<R>(nr: Pid, started: u64, f: impl FnOnce(&Task) -> R) -> Option<R> {
+    let _rcu = rcu::read_lock();
+    // SAFETY: Under the RCU read lock, which `find_pid_ns()` and `pid_task()` require (the latter
+    // takes a null pid too).
+    let task = unsafe {
+        let pid = bindings::find_pid_ns(nr, &raw mut bindings::init_pid_ns);
+        bindings::pid_task(pid, bindings::pid_type_PIDTYPE_PID)
+    };
+    // SAFETY: A task found is freed only after an RCU grace period, so not before `_rcu` is
+    // dropped, after `f` returns; `Task` is a transparent wrapper of `task_struct`.
+    let task = unsafe { NonNull::new(task)?.cast::<Task>().as_ref() };
+    (start_time(task) == started).then(|| f(task))
 }
