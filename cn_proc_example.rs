@@ -43,7 +43,7 @@ use connector_api::{
     Callback, CbId, Destination, Filter, Message, Outgoing, Registration, Sender, Sleep,
     CN_IDX_PROC, CN_VAL_PROC,
 };
-use ns::{Namespaces, View, ViewId, INITIAL, VIEWS};
+use ns::{listening_in, listening_view, Listening, Namespaces, View, ViewId, INITIAL, VIEWS};
 use tracepoint_probe::{probe, Probe, Probes};
 
 module! {
@@ -219,12 +219,13 @@ struct Subscription {
     mcast_op: Atomic<u32>,
     /// The events it wants (`PROC_EVENT_NONE` once it ignores).
     event_type: Atomic<u32>,
-    /// The view of its events: that of the sender of its last `LISTEN` while it listens
-    /// ([`INITIAL`] before one and after an `IGNORE`). A view other than [`INITIAL`] is held
-    /// (see [`ns::Table::hold`]) until the next `LISTEN` or `IGNORE`, or the drop.
-    view: Atomic<ViewId>,
-    /// Whether the socket counts as a listener of its view.
-    counted: Atomic<bool>,
+    /// Whether it listens, and in which view (see [`ns::Listening`]): that of the sender of its
+    /// last request if that was a `LISTEN` (accepted), none before one and after an `IGNORE`.
+    /// It counts as one listener of that view and holds it (see [`ns::Table::listen`]) until
+    /// the next `LISTEN` or `IGNORE`, or the drop. One word, written last with `Release` and
+    /// read first with `Acquire`: a reader never sees the view of one request with the listening
+    /// of another, and sees the mask and operation stored with the state it reads.
+    listening: Atomic<Listening>,
 }
 
 impl Default for Subscription {
@@ -232,8 +233,7 @@ impl Default for Subscription {
         Self {
             mcast_op: Atomic::new(0),
             event_type: Atomic::new(PROC_EVENT_NONE),
-            view: Atomic::new(INITIAL),
-            counted: Atomic::new(false),
+            listening: Atomic::new(ns::NOT_LISTENING),
         }
     }
 }
@@ -246,25 +246,16 @@ impl Subscription {
     fn apply(&self, request: ProcInput, from: Option<Namespaces>) -> u32 {
         let (listens, err) = listens_after(request.mcast_op);
         let mut views = VIEWS.lock();
-        let old = self.view.load(ordering::Relaxed);
-        let view = match (listens, from) {
-            (Some(true), Some(from)) => match views.hold(from) {
-                Ok(view) => view,
+        // Only requests change it, under the lock we hold.
+        let old = self.listening.load(ordering::Relaxed);
+        // An unknown operation changes neither the view nor the listening.
+        let (listening, freed) = match listens {
+            Some(true) => match views.listen(old, from) {
+                Ok(new) => new,
                 Err(e) => return e.to_errno().unsigned_abs(),
             },
-            (Some(true), None) | (Some(false), _) => INITIAL,
-            (None, _) => old,
-        };
-        let counted = self.counted.load(ordering::Relaxed);
-        if counted {
-            views.count(old, false);
-        }
-        // A new `LISTEN` held its view again: the old hold goes (the same view keeps one); an
-        // `IGNORE` holds none (a view is held only while listening).
-        let freed = if listens.is_some() {
-            views.release(old)
-        } else {
-            None
+            Some(false) => (ns::NOT_LISTENING, views.leave(old)),
+            None => (old, None),
         };
         let event_type = match listens {
             Some(false) => PROC_EVENT_NONE,
@@ -272,16 +263,18 @@ impl Subscription {
         };
         self.event_type.store(event_type, ordering::Relaxed);
         self.mcast_op.store(request.mcast_op, ordering::Relaxed);
-        self.view.store(view, ordering::Relaxed);
-        let counted = listens.unwrap_or(counted);
-        self.counted.store(counted, ordering::Relaxed);
-        if counted {
-            views.count(view, true);
-        }
+        // Last, with `Release`: the filter that reads this state (`Acquire`) sees the mask and
+        // operation above with it.
+        self.listening.store(listening, ordering::Release);
         ns::publish(&views);
         drop(views);
         ns::free(freed);
         err
+    }
+
+    /// The view it listens in, `None` if it does not listen.
+    fn view(&self) -> Option<ViewId> {
+        listening_view(self.listening.load(ordering::Acquire))
     }
 }
 
@@ -289,11 +282,7 @@ impl Drop for Subscription {
     /// The socket closed (or the module goes): it no longer listens, nor holds its view.
     fn drop(&mut self) {
         let mut views = VIEWS.lock();
-        let view = self.view.load(ordering::Relaxed);
-        if self.counted.load(ordering::Relaxed) {
-            views.count(view, false);
-        }
-        let freed = views.release(view);
+        let freed = views.leave(self.listening.load(ordering::Relaxed));
         ns::publish(&views);
         drop(views);
         ns::free(freed);
@@ -358,8 +347,8 @@ impl Callback for McastCtl {
         let state = sender.socket_state::<Subscription>();
         // It is broadcast in the requester's view only: that of its subscription if it listens,
         // else the initial one for a sender in the initial namespaces (as C), else none.
-        let view = match state.filter(|s| s.counted.load(ordering::Relaxed)) {
-            Some(s) => Some(s.view.load(ordering::Relaxed)),
+        let view = match state.and_then(Subscription::view) {
+            Some(view) => Some(view),
             None => from_initial.then_some(INITIAL),
         };
         if let Some(view) = view {
@@ -414,8 +403,8 @@ impl Filter for ProcFilter {
             return false;
         };
         let event = &versioned.event;
-        s.counted.load(ordering::Relaxed)
-            && s.view.load(ordering::Relaxed) == versioned.view
+        // The view first (`Acquire`), then the mask and operation stored before it.
+        s.view() == Some(versioned.view)
             && delivers(
                 s.mcast_op.load(ordering::Relaxed),
                 s.event_type.load(ordering::Relaxed),
@@ -797,20 +786,24 @@ mod tests {
         let s = Subscription::default();
         s.mcast_op.store(PROC_CN_MCAST_LISTEN, ordering::Relaxed);
         s.event_type.store(PROC_EVENT_ALL, ordering::Relaxed);
-        s.counted.store(true, ordering::Relaxed);
+        s.listening.store(listening_in(INITIAL), ordering::Relaxed);
         for (view, delivered) in [(INITIAL, true), (1, false), (2, false)] {
             assert_eq!(ProcFilter::delivers(Some(&s), &built_for(view)), delivered);
         }
-        s.view.store(2, ordering::Relaxed);
+        s.listening.store(listening_in(2), ordering::Relaxed);
         for (view, delivered) in [(INITIAL, false), (1, false), (2, true)] {
             assert_eq!(ProcFilter::delivers(Some(&s), &built_for(view)), delivered);
         }
         // The mask still applies in the view.
         s.event_type.store(PROC_EVENT_FORK, ordering::Relaxed);
         assert!(!ProcFilter::delivers(Some(&s), &built_for(2)));
-        // (It holds no view and is not counted: nothing to give back when it goes.)
-        s.view.store(INITIAL, ordering::Relaxed);
-        s.counted.store(false, ordering::Relaxed);
+        // Not listening: nothing in any view, whatever the mask and operation. (It holds no
+        // view and is not counted: nothing to give back when it goes.)
+        s.event_type.store(PROC_EVENT_ALL, ordering::Relaxed);
+        s.listening.store(ns::NOT_LISTENING, ordering::Relaxed);
+        for view in [INITIAL, 1, 2] {
+            assert!(!ProcFilter::delivers(Some(&s), &built_for(view)));
+        }
     }
 
     #[test]
@@ -874,8 +867,8 @@ mod tests {
             b.apply(op, None);
         }
         assert_eq!(count(), 1);
-        // Its view is the initial one.
-        assert_eq!(a.view.load(ordering::Relaxed), INITIAL);
+        // One listens in the initial view, the other not at all.
+        assert_eq!((a.view(), b.view()), (Some(INITIAL), None));
         // A socket that closes while listening takes its share with it.
         drop(a);
         assert_eq!(count(), 0);

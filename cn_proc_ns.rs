@@ -41,6 +41,24 @@ pub(crate) type ViewId = u32;
 /// The view of the initial pid and user namespaces: host pids and ids, as in C.
 pub(crate) const INITIAL: ViewId = 0;
 
+/// A subscription's listening state in one word, so that a reader sees its view and whether it
+/// listens from the same write: [`NOT_LISTENING`], or 1 + the view it listens in
+/// ([`listening_in`], [`listening_view`]).
+pub(crate) type Listening = u32;
+
+/// The state of a socket that does not listen (and holds no view).
+pub(crate) const NOT_LISTENING: Listening = 0;
+
+/// The state of a socket that listens in `view`.
+pub(crate) const fn listening_in(view: ViewId) -> Listening {
+    view + 1
+}
+
+/// The view a socket in the state `state` listens in, `None` if it does not listen.
+pub(crate) const fn listening_view(state: Listening) -> Option<ViewId> {
+    state.checked_sub(1)
+}
+
 /// A subscriber's namespaces, held: its active pid namespace, and its credentials, which hold its
 /// user namespace.
 pub(crate) struct Namespaces {
@@ -227,6 +245,33 @@ impl<K: PartialEq, const N: usize> Table<K, N> {
         }
     }
 
+    /// A subscription in the state `old` listens in the view of `from` (`None`: the initial
+    /// namespaces): it holds that view and counts as one of its listeners, and no longer holds
+    /// nor counts in its old view (the same view keeps one hold and one listener). Returns its new
+    /// state and the slot it retired (see [`Table::release`]). Errors (as [`Table::hold`]) change
+    /// nothing.
+    pub(crate) fn listen(
+        &mut self,
+        old: Listening,
+        from: Option<K>,
+    ) -> Result<(Listening, Option<usize>)> {
+        let view = match from {
+            Some(key) => self.hold(key)?,
+            None => INITIAL,
+        };
+        let retired = self.leave(old);
+        self.count(view, true);
+        Ok((listening_in(view), retired))
+    }
+
+    /// A subscription in the state `old` stops listening ([`NOT_LISTENING`] after): it no longer
+    /// counts in its view nor holds it. Returns the slot it retired.
+    pub(crate) fn leave(&mut self, old: Listening) -> Option<usize> {
+        let view = listening_view(old)?;
+        self.count(view, false);
+        self.release(view)
+    }
+
     /// The views with listeners: bit `v` for view `v`.
     pub(crate) fn active(&self) -> u32 {
         let slots = self.slots.iter().enumerate();
@@ -383,6 +428,53 @@ mod tests {
         assert!(t.release(INITIAL).is_none());
         t.count(INITIAL, false);
         assert_eq!(t.listeners(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn the_listening_state_is_one_word() {
+        // 0: not listening; else the view + 1, the initial view included.
+        assert_eq!(NOT_LISTENING, 0);
+        assert_eq!(listening_view(NOT_LISTENING), None);
+        assert_eq!(listening_in(INITIAL), 1);
+        for view in [INITIAL, 1, MAX_VIEWS as ViewId] {
+            assert!(listening_in(view) != NOT_LISTENING);
+            assert_eq!(listening_view(listening_in(view)), Some(view));
+        }
+    }
+
+    #[test]
+    fn a_subscription_moves_between_views() -> Result {
+        let mut t = Table::<u32, 2>::new();
+        // LISTEN from the initial namespaces: listens in the initial view, holds nothing.
+        let (s, retired) = t.listen(NOT_LISTENING, None)?;
+        assert_eq!((listening_view(s), retired), (Some(INITIAL), None));
+        assert_eq!((t.active(), t.listeners()), (0b1, 1));
+        // Then from namespaces A (fd passed, or the sender moved): the initial view loses it.
+        let (s, retired) = t.listen(s, Some(10))?;
+        let a = listening_view(s).ok_or(EINVAL)?;
+        assert!(a != INITIAL && retired.is_none());
+        assert_eq!((t.active(), t.listeners()), (1 << a, 1));
+        // Again from A: the same view, one hold and one listener.
+        let (again, retired) = t.listen(s, Some(10))?;
+        assert_eq!((again, retired), (s, None));
+        assert_eq!((t.active(), t.listeners()), (1 << a, 1));
+        // Then from B: the view changes, A's slot is retired (its only holder moved on).
+        let (s, retired) = t.listen(s, Some(20))?;
+        let b = listening_view(s).ok_or(EINVAL)?;
+        assert!(b != a && b != INITIAL);
+        assert_eq!(retired, Some(a as usize - 1));
+        assert_eq!((t.active(), t.listeners()), (1 << b, 1));
+        // A LISTEN refused (no slot: A's still retiring) changes nothing.
+        let other = t.listen(NOT_LISTENING, Some(30));
+        assert!(matches!(other, Err(e) if e == ENOSPC));
+        assert_eq!((t.active(), t.listeners()), (1 << b, 1));
+        assert_eq!(t.reclaim(a as usize - 1).map(|k| *k), Some(10));
+        // IGNORE (or the close): no view, no count, B's slot retired.
+        assert_eq!(t.leave(s), Some(b as usize - 1));
+        assert_eq!((t.active(), t.listeners()), (0, 0));
+        assert_eq!(t.leave(NOT_LISTENING), None);
+        assert_eq!(t.reclaim(b as usize - 1).map(|k| *k), Some(20));
         Ok(())
     }
 }
