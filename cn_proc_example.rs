@@ -346,8 +346,12 @@ impl Callback for McastCtl {
         let ack = msg.ack().wrapping_add(1);
         let state = sender.socket_state::<Subscription>();
         // It is broadcast in the requester's view only: that of its subscription if it listens,
-        // else the initial one for a sender in the initial namespaces (as C), else none.
+        // else the initial one for a sender in the initial namespaces (as C), else none. A
+        // refused `LISTEN` is answered to its sender only: the socket may listen in the view
+        // of another sender (its descriptor passed), whose listeners must not see it.
+        let refused_listen = request.mcast_op == PROC_CN_MCAST_LISTEN && err != 0;
         let view = match state.and_then(Subscription::view) {
+            _ if refused_listen => None,
             Some(view) => Some(view),
             None => from_initial.then_some(INITIAL),
         };

@@ -2,6 +2,10 @@
 # 16 views besides the initial one, and each gets its own request acknowledged; a 17th namespace's
 # LISTEN is refused, answered ENOSPC (28) on its own socket; a host listener is not affected;
 # once one of the 16 has gone, a new namespace's listener is accepted again. No log line.
+# Meanwhile a host socket that listens (initial view) sends LISTEN again from an 18th user
+# namespace (its process moved there, as one with the descriptor would be): refused ENOSPC, it
+# still listens in the initial view, and the ENOSPC goes to it only, not to the host listener
+# (before: broadcast in the socket's view, the initial one).
 # Before them, a socket in a user namespace of its own sends LISTEN then IGNORE (one datagram)
 # and stays open: it does not listen, so it holds no slot, and the 16 are all accepted.
 . /tests/lib.sh
@@ -44,14 +48,26 @@ unshare -U -r cnctl proc --timeout-ms 2000 >/tmp/ns17.out 2>/tmp/ns17.err
 cat /tmp/ns17.out
 grep -E -q '^proc [0-9.]+ none err=28 ' /tmp/ns17.out || fail "a 17th namespace's LISTEN was not refused with ENOSPC"
 
-proc_listen host 4000
+proc_listen host 60000
 hl=$!
 proc_requested host
+lst=$(proc_msg $PROC_LISTEN 0)
+cnraw -g 1 -x "$lst" -n "$lst" -d 300 -t 700 >/tmp/moved.out 2>/tmp/moved.err ||
+	fail "the moving socket failed: $(cat /tmp/moved.err)"
+echo "---- the socket that listens from the host, then from a new user namespace ----"
+cat /tmp/moved.out
+grep -q " what=0x00000000 err=0$" /tmp/moved.out || fail "the host socket's LISTEN was not acknowledged"
+grep -q " what=0x00000000 err=28$" /tmp/moved.out ||
+	fail "the LISTEN from an 18th namespace was not answered ENOSPC on its socket"
 sh -c 'exit 3' &
 child=$!
 wait $child
+wait_for /tmp/host.out " exit pid=$child tgid=$child exit_code=768 " 20 "the host listener missed an exit"
+kill $hl
 wait $hl
-grep -E -q " exit pid=$child tgid=$child exit_code=768 " /tmp/host.out || fail "the host listener missed an exit"
+if grep -E " none err=28 " /tmp/host.out; then
+	fail "the host listener got the ENOSPC of another socket's LISTEN"
+fi
 
 kill $first
 wait $first
