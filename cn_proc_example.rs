@@ -220,7 +220,8 @@ struct Subscription {
     /// The events it wants (`PROC_EVENT_NONE` once it ignores).
     event_type: Atomic<u32>,
     /// Whether it listens, and in which view (see [`ns::Listening`]): that of the sender of its
-    /// last request if that was a `LISTEN` (accepted), none before one and after an `IGNORE`.
+    /// last accepted `LISTEN` unless an `IGNORE` came after it (unknown operations and refused
+    /// `LISTEN`s change nothing); not listening before a `LISTEN` and after an `IGNORE`.
     /// It counts as one listener of that view and holds it (see [`ns::Table::listen`]) until
     /// the next `LISTEN` or `IGNORE`, or the drop. One word, written last with `Release` and
     /// read first with `Acquire`: a reader never sees the view of one request with the listening
