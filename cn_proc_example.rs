@@ -12,7 +12,8 @@
 //! Most events come from kernel tracepoints, hooked with probes that never sleep
 //! ([`tracepoint_probe`]); those that no tracepoint marks from function probes on kernel functions
 //! ([`cn_proc_fprobes`], [`fprobe`]). `PROC_EVENTS.md` lists the few differences from the C
-//! code. Raw `task_struct` and `cred` fields and namespaces are read in [`raw`].
+//! code. Raw `task_struct` and `cred` fields and namespaces are read in [`raw`]. Listeners in
+//! other pid and user namespaces get the events in theirs ([`ns`]).
 
 use core::mem::{align_of, offset_of, size_of};
 use kernel::{
@@ -31,15 +32,18 @@ use kernel::{
 
 pub mod connector_api;
 mod fprobe;
+#[path = "cn_proc_ns.rs"]
+mod ns;
 #[path = "cn_proc_raw.rs"]
 mod raw;
 mod tracepoint_probe;
 
 use cn_proc_fprobes::ProbedEvents;
 use connector_api::{
-    Callback, CbId, Filter, Message, Outgoing, Registration, Sender, Sleep, CN_IDX_PROC,
-    CN_VAL_PROC,
+    Callback, CbId, Destination, Filter, Message, Outgoing, Registration, Sender, Sleep,
+    CN_IDX_PROC, CN_VAL_PROC,
 };
+use ns::{listening_in, listening_view, Listening, Namespaces, View, ViewId, INITIAL, VIEWS};
 use tracepoint_probe::{probe, Probe, Probes};
 
 module! {
@@ -198,8 +202,8 @@ impl ProcEvent {
 
 // Listeners.
 
-/// The number of listening sockets: those whose last request was `LISTEN`. While it is below one,
-/// no event is built at all.
+/// The number of listening sockets, in all views: those whose last request was `LISTEN`. While
+/// it is below one, no event is built at all. Kept by [`ns::publish`].
 ///
 /// Each socket contributes at most one, and only its own requests change its contribution, which
 /// goes when the socket closes (its [`Subscription`] is dropped). The C code counts requests, so
@@ -208,13 +212,21 @@ static LISTENERS: Atomic<i32> = Atomic::new(0);
 
 /// A listener's subscription and its share of the listener count, kept by the core for its
 /// socket.
+///
+/// It changes under [`VIEWS`] only; the broadcast filter reads it at any time.
 struct Subscription {
     /// The last operation it sent.
     mcast_op: Atomic<u32>,
     /// The events it wants (`PROC_EVENT_NONE` once it ignores).
     event_type: Atomic<u32>,
-    /// 1 while the socket counts in [`LISTENERS`], else 0.
-    counted: Atomic<i32>,
+    /// Whether it listens, and in which view (see [`ns::Listening`]): that of the sender of its
+    /// last accepted `LISTEN` unless an `IGNORE` came after it (unknown operations and refused
+    /// `LISTEN`s change nothing); not listening before a `LISTEN` and after an `IGNORE`.
+    /// It counts as one listener of that view and holds it (see [`ns::Table::listen`]) until
+    /// the next `LISTEN` or `IGNORE`, or the drop. One word, written last with `Release` and
+    /// read first with `Acquire`: a reader never sees the view of one request with the listening
+    /// of another, and sees the mask and operation stored with the state it reads.
+    listening: Atomic<Listening>,
 }
 
 impl Default for Subscription {
@@ -222,49 +234,59 @@ impl Default for Subscription {
         Self {
             mcast_op: Atomic::new(0),
             event_type: Atomic::new(PROC_EVENT_NONE),
-            counted: Atomic::new(0),
+            listening: Atomic::new(ns::NOT_LISTENING),
         }
     }
 }
 
 impl Subscription {
-    /// Makes the socket count as a listener, or not; the count changes only if this does.
-    ///
-    /// Two senders on one socket may race. The count goes up before the socket is marked
-    /// counted, and down only after a sender took the mark off, so that the count may run ahead
-    /// of the listening sockets for a moment but never lags behind them: a racing `IGNORE` cannot
-    /// hide another socket's `LISTEN`.
-    fn set_counted(&self, counted: bool) {
-        if counted {
-            LISTENERS.fetch_add(1, ordering::Full);
-            if self.counted.xchg(1, ordering::Full) == 1 {
-                LISTENERS.fetch_sub(1, ordering::Full);
-            }
-        } else if self.counted.xchg(0, ordering::Full) == 1 {
-            LISTENERS.fetch_sub(1, ordering::Full);
-        }
-    }
-
-    /// Applies `request`; returns the errno of the acknowledgement.
-    fn apply(&self, request: ProcInput) -> u32 {
+    /// Applies `request` from a sender in the namespaces `from` (`None`: the initial ones);
+    /// returns the errno of the acknowledgement. A `LISTEN` from a pair of namespaces beyond the
+    /// [`ns::MAX_VIEWS`] that subscriptions hold already changes nothing and is refused
+    /// (`ENOSPC`).
+    fn apply(&self, request: ProcInput, from: Option<Namespaces>) -> u32 {
         let (listens, err) = listens_after(request.mcast_op);
+        let mut views = VIEWS.lock();
+        // Only requests change it, under the lock we hold.
+        let old = self.listening.load(ordering::Relaxed);
+        // An unknown operation changes neither the view nor the listening.
+        let (listening, freed) = match listens {
+            Some(true) => match views.listen(old, from) {
+                Ok(new) => new,
+                Err(e) => return e.to_errno().unsigned_abs(),
+            },
+            Some(false) => (ns::NOT_LISTENING, views.leave(old)),
+            None => (old, None),
+        };
         let event_type = match listens {
             Some(false) => PROC_EVENT_NONE,
             _ => request.event_type,
         };
         self.event_type.store(event_type, ordering::Relaxed);
         self.mcast_op.store(request.mcast_op, ordering::Relaxed);
-        if let Some(listens) = listens {
-            self.set_counted(listens);
-        }
+        // Last, with `Release`: the filter that reads this state (`Acquire`) sees the mask and
+        // operation above with it.
+        self.listening.store(listening, ordering::Release);
+        ns::publish(&views);
+        drop(views);
+        ns::free(freed);
         err
+    }
+
+    /// The view it listens in, `None` if it does not listen.
+    fn view(&self) -> Option<ViewId> {
+        listening_view(self.listening.load(ordering::Acquire))
     }
 }
 
 impl Drop for Subscription {
-    /// The socket closed (or the module goes): it no longer listens.
+    /// The socket closed (or the module goes): it no longer listens, nor holds its view.
     fn drop(&mut self) {
-        self.set_counted(false);
+        let mut views = VIEWS.lock();
+        let freed = views.leave(self.listening.load(ordering::Relaxed));
+        ns::publish(&views);
+        drop(views);
+        ns::free(freed);
     }
 }
 
@@ -306,23 +328,49 @@ struct McastCtl {
 
 impl Callback for McastCtl {
     fn receive(&self, msg: &Message<'_>, sender: &Sender<'_>) {
-        // Events carry pids and ids of the initial namespaces: requests from elsewhere are
-        // ignored, unanswered.
-        if !raw::current_in_init_namespaces() {
-            return;
-        }
         let Some(request) = ProcInput::parse(msg.data()) else {
             return;
         };
-        let err = match sender.attach_socket_state::<Subscription>(Sleep::MayBlock) {
-            Ok((subscription, _)) => subscription.apply(request),
-            Err(e) => e.to_errno().unsigned_abs(),
+        // The sender's namespaces: the view of its events if it listens. The callback runs in
+        // the sender's context.
+        let mut from_initial = false;
+        let subscribed = Namespaces::of_current().and_then(|from| {
+            from_initial = from.is_none();
+            let (subscription, _) = sender.attach_socket_state::<Subscription>(Sleep::MayBlock)?;
+            Ok(subscription.apply(request, from))
+        });
+        let err = subscribed.unwrap_or_else(|e| e.to_errno().unsigned_abs());
+        // One acknowledgement per datagram, however many requests it packs.
+        if !msg.is_last_of_datagram() {
+            return;
+        }
+        let ack = msg.ack().wrapping_add(1);
+        let state = sender.socket_state::<Subscription>();
+        // It is broadcast in the requester's view only: that of its subscription if it listens,
+        // else the initial one for a sender in the initial namespaces (as C), else none. A
+        // refused `LISTEN` is answered to its sender only: the socket may listen in the view
+        // of another sender (its descriptor passed), whose listeners must not see it.
+        let refused_listen = request.mcast_op == PROC_CN_MCAST_LISTEN && err != 0;
+        let view = match state.and_then(Subscription::view) {
+            _ if refused_listen => None,
+            Some(view) => Some(view),
+            None => from_initial.then_some(INITIAL),
         };
-        // One acknowledgement per datagram, however many requests it packs: it is broadcast to
-        // every listener.
-        if msg.is_last_of_datagram() {
+        if let Some(view) = view {
             self.shared
-                .send(msg.ack().wrapping_add(1), || Some(AckEvent { err }));
+                .send_in(1 << view, ack, |_| Some(AckEvent { err }));
+        }
+        // A refused request whose sender would not get the broadcast answer (it does not listen,
+        // or not in that view, or filters it out) is answered directly.
+        let event = ProcEvent::new(&AckEvent { err }, CpuId::current().as_u32(), 0);
+        let received = view.is_some_and(|view| {
+            let versioned = Versioned { event, view };
+            ProcFilter::delivers(state, &versioned)
+        });
+        if err != 0 && !received {
+            let _ = msg
+                .reply(event.as_bytes())
+                .send(Destination::Port(sender.portid()), Sleep::MayBlock);
         }
     }
 }
@@ -339,23 +387,35 @@ fn delivers(op: u32, events: u32, what: u32, exit_code: u32) -> bool {
             || (nonzero_exit && events & PROC_EVENT_NONZERO_EXIT != 0))
 }
 
-/// The broadcast filter: each listener gets what its subscription asks for; sockets without one
-/// (that joined the group but never sent a request) get everything.
+/// An event as built for one view.
+struct Versioned {
+    event: ProcEvent,
+    view: ViewId,
+}
+
+/// The broadcast filter: each listener gets what its subscription asks for, in its view. A socket
+/// gets nothing unless it listens: not without a subscription (it joined the group but never
+/// sent a request: the filter cannot know its namespaces), nor after an `IGNORE` or only
+/// unknown operations (its view is that of its last `LISTEN`, none without one).
 struct ProcFilter;
 
 impl Filter for ProcFilter {
-    type Data = ProcEvent;
+    type Data = Versioned;
     type State = Subscription;
 
-    fn delivers(subscription: Option<&Subscription>, event: &ProcEvent) -> bool {
-        subscription.is_none_or(|s| {
-            delivers(
+    fn delivers(subscription: Option<&Subscription>, versioned: &Versioned) -> bool {
+        let Some(s) = subscription else {
+            return false;
+        };
+        let event = &versioned.event;
+        // The view first (`Acquire`), then the mask and operation stored before it.
+        s.view() == Some(versioned.view)
+            && delivers(
                 s.mcast_op.load(ordering::Relaxed),
                 s.event_type.load(ordering::Relaxed),
                 event.what,
                 event.exit_code(),
             )
-        })
     }
 }
 
@@ -380,17 +440,19 @@ impl Shared {
         Ok(Arc::new(Self { seq }, GFP_KERNEL)?)
     }
 
-    /// Sends the event that `build` makes (if any) to the listeners, as the C `send_msg()`: with
-    /// this CPU's next sequence number and the CPU in the event, through the filter, never
-    /// sleeping. While nobody listens, nothing is built. Failures (nobody in the group, no
-    /// memory) lose the event, as in C.
-    fn send<D: EventData>(&self, ack: u32, build: impl FnOnce() -> Option<D>) {
+    /// Sends the event that `build` makes (if any) for each view with listeners to the listeners
+    /// of that view, as the C `send_msg()`: with this CPU's next sequence number (one for all
+    /// views) and the CPU in the event, through the filter, never sleeping. While nobody listens,
+    /// nothing is built. Failures (nobody in the group, no memory) lose the event, as in C.
+    fn send<D: EventData>(&self, ack: u32, build: impl Fn(View<'_>) -> Option<D>) {
+        self.send_in(ns::ALL_VIEWS, ack, build);
+    }
+
+    /// As [`Shared::send`], in the views of `views` (bit `v` for view `v`) only.
+    fn send_in<D: EventData>(&self, views: u32, ack: u32, build: impl Fn(View<'_>) -> Option<D>) {
         if LISTENERS.load(ordering::Relaxed) < 1 {
             return;
         }
-        let Some(data) = build() else {
-            return;
-        };
         let timestamp_ns = u64::try_from(Monotonic::ktime_get()).unwrap_or(0);
         loop {
             let cpu = CpuId::current();
@@ -402,17 +464,28 @@ impl Shared {
             if CpuId::current() != cpu {
                 continue;
             }
-            let event = ProcEvent::new(&data, cpu.as_u32(), timestamp_ns);
-            let msg = Outgoing {
-                id: CN_PROC_ID,
-                seq: *seq,
-                ack,
-                flags: 0,
-                data: event.as_bytes(),
-            };
-            *seq = seq.wrapping_add(1);
-            // Nobody to deliver to (`ESRCH`) or no memory: the event is lost, as in C.
-            let _ = msg.broadcast_filtered::<ProcFilter>(CN_IDX_PROC, &event, Sleep::NoWait);
+            let mut sent = false;
+            ns::for_each_view(views, |view, id| {
+                let Some(data) = build(view) else {
+                    return;
+                };
+                let event = ProcEvent::new(&data, cpu.as_u32(), timestamp_ns);
+                let msg = Outgoing {
+                    id: CN_PROC_ID,
+                    seq: *seq,
+                    ack,
+                    flags: 0,
+                    data: event.as_bytes(),
+                };
+                let versioned = Versioned { event, view: id };
+                // Nobody to deliver to (`ESRCH`) or no memory: the event is lost, as in C.
+                let _ =
+                    msg.broadcast_filtered::<ProcFilter>(CN_IDX_PROC, &versioned, Sleep::NoWait);
+                sent = true;
+            });
+            if sent {
+                *seq = seq.wrapping_add(1);
+            }
             return;
         }
     }
@@ -441,7 +514,10 @@ fn task_comm(name: &[u8]) -> [u8; COMM_LEN] {
 }
 
 impl Ids {
-    /// Those of `task`.
+    /// No task: the ids of a parent or tracer that is not there, or not visible.
+    const NONE: Self = Self { pid: 0, tgid: 0 };
+
+    /// Those of `task`, in the initial pid namespace.
     fn of(task: &Task) -> Self {
         Self {
             pid: task.pid(),
@@ -450,36 +526,41 @@ impl Ids {
     }
 }
 
-/// `sched_process_exit`: `task` (current) exits; its exit code is set.
-fn exit_event(task: &Task) -> ExitEvent {
+/// `sched_process_exit`: `task` (current) exits; its exit code is set. `None` where it is not
+/// visible.
+fn exit_event(task: &Task, view: View<'_>) -> Option<ExitEvent> {
     let (exit_code, exit_signal, ptraced) = raw::exit_status(task);
-    ExitEvent {
-        process: Ids::of(task),
+    Some(ExitEvent {
+        process: view.ids(task)?,
         // The C structure has unsigned fields: -1 goes out as 0xffffffff.
         exit_code: exit_code as u32,
         exit_signal: exit_signal as u32,
-        parent: exit_parent(exit_signal, ptraced, raw::real_parent(task)),
-    }
+        parent: exit_parent(exit_signal, ptraced, view.parent_ids(task)),
+    })
 }
 
-/// `task_rename`: `task` is about to be renamed to `name`; `None` for the renames that the C code
-/// does not report: those of exec (current, in execve) and the naming of kernel and io_uring
-/// worker threads.
-fn comm_event(task: &Task, name: &CStr) -> Option<CommEvent> {
+/// Whether the rename of `task` (`task_rename`) makes an event: not for those that the C code does
+/// not report, the rename of exec (current, in execve) and the naming of kernel and io_uring
+/// worker threads. Checked before [`Shared::send`], which then costs nothing for them.
+fn comm_reported(task: &Task) -> bool {
     let in_exec = core::ptr::eq(task.as_ptr(), Task::current_raw()) && raw::current_in_execve();
-    if in_exec || raw::is_kernel_worker(task) {
-        return None;
-    }
+    !in_exec && !raw::is_kernel_worker(task)
+}
+
+/// `task_rename`: `task` (see [`comm_reported`]) is about to be renamed to `name`; `None` where it
+/// is not visible.
+fn comm_event(task: &Task, name: &CStr, view: View<'_>) -> Option<CommEvent> {
     Some(CommEvent {
-        process: Ids::of(task),
+        process: view.ids(task)?,
         comm: task_comm(name.to_bytes()),
     })
 }
 
-/// A probe of the tracepoint `$name` that sends the event its arguments make, if any.
+/// A probe of the tracepoint `$name` that sends the event its arguments make in each view, if
+/// any.
 macro_rules! event_probe {
-    ($name:literal, |$($arg:ident: $ty:ty),*| $event:expr) => {
-        probe!($name, |shared: &Shared $(, $arg: $ty)*| shared.send(0, || $event))
+    ($name:literal, |$view:ident; $($arg:ident: $ty:ty),*| $event:expr) => {
+        probe!($name, |shared: &Shared $(, $arg: $ty)*| shared.send(0, |$view: View<'_>| $event))
     };
 }
 
@@ -493,36 +574,42 @@ fn probes() -> [Probe<Shared>; 5] {
         [
             // The parent of the child, not the forking task: they differ for threads and
             // CLONE_PARENT.
-            event_probe!(c"sched_process_fork", |_parent: &Task, child: &Task| {
-                let parent = raw::real_parent(child);
+            event_probe!(c"sched_process_fork", |view; _parent: &Task, child: &Task| {
                 Some(ForkEvent {
-                    parent,
-                    child: Ids::of(child),
+                    parent: view.parent_ids(child),
+                    child: view.ids(child)?,
                 })
             }),
             event_probe!(
                 c"sched_process_exec",
-                |p: &Task, _old_pid: bindings::pid_t, _bprm: *mut bindings::linux_binprm| {
+                |view; p: &Task, _old_pid: bindings::pid_t, _bprm: *mut bindings::linux_binprm| {
                     Some(ExecEvent {
-                        process: Ids::of(p),
+                        process: view.ids(p)?,
                     })
                 }
             ),
-            event_probe!(c"sched_process_exit", |p: &Task, _group_dead: bool| {
-                Some(exit_event(p))
+            event_probe!(c"sched_process_exit", |view; p: &Task, _group_dead: bool| {
+                exit_event(p, view)
             }),
-            event_probe!(c"task_rename", |task: &Task, comm: *const c_char| {
-                // SAFETY: A non-null `comm` is the new name, a NUL-terminated string valid during
-                // the call.
-                let name = (!comm.is_null()).then(|| unsafe { CStr::from_char_ptr(comm) });
-                name.and_then(|name| comm_event(task, name))
-            }),
-            event_probe!(c"coredump", |_sig: c_int| {
+            // The renames that make no event are left out before `send`: no sequence number
+            // lock, no clock read for them.
+            probe!(
+                c"task_rename",
+                |shared: &Shared, task: &Task, comm: *const c_char| {
+                    if comm.is_null() || !comm_reported(task) {
+                        return;
+                    }
+                    // SAFETY: A non-null `comm` is the new name, a NUL-terminated string valid
+                    // during the call.
+                    let name = unsafe { CStr::from_char_ptr(comm) };
+                    shared.send(0, |view| comm_event(task, name, view))
+                }
+            ),
+            event_probe!(c"coredump", |view; _sig: c_int| {
                 let task = kernel::current!();
-                let parent = raw::real_parent(task);
                 Some(CoredumpEvent {
-                    process: Ids::of(task),
-                    parent,
+                    process: view.ids(task)?,
+                    parent: view.parent_ids(task),
                 })
             }),
         ]
@@ -539,6 +626,9 @@ struct CnProcExample {
 
 impl kernel::Module for CnProcExample {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        // SAFETY: Called once, at load, before anything can take the lock (the callback is not
+        // registered yet).
+        unsafe { VIEWS.init() };
         let shared = Shared::new()?;
         let callback = Arc::new(
             McastCtl {
@@ -681,6 +771,47 @@ mod tests {
     }
 
     #[test]
+    fn each_socket_gets_the_messages_of_its_view() {
+        let event = ProcEvent::new(&ExecEvent { process: ids(1, 1) }, 0, 0);
+        let built_for = |view| Versioned { event, view };
+        // A socket without a subscription: nothing, in no view.
+        for view in [INITIAL, 1] {
+            assert!(!ProcFilter::delivers(None, &built_for(view)));
+        }
+        // A socket whose only request was an unknown operation (refused): nothing either.
+        let unknown = Subscription::default();
+        let op7 = ProcInput {
+            mcast_op: 7,
+            event_type: PROC_EVENT_ALL,
+        };
+        assert_eq!(unknown.apply(op7, None), 22);
+        for view in [INITIAL, 1] {
+            assert!(!ProcFilter::delivers(Some(&unknown), &built_for(view)));
+        }
+        let s = Subscription::default();
+        s.mcast_op.store(PROC_CN_MCAST_LISTEN, ordering::Relaxed);
+        s.event_type.store(PROC_EVENT_ALL, ordering::Relaxed);
+        s.listening.store(listening_in(INITIAL), ordering::Relaxed);
+        for (view, delivered) in [(INITIAL, true), (1, false), (2, false)] {
+            assert_eq!(ProcFilter::delivers(Some(&s), &built_for(view)), delivered);
+        }
+        s.listening.store(listening_in(2), ordering::Relaxed);
+        for (view, delivered) in [(INITIAL, false), (1, false), (2, true)] {
+            assert_eq!(ProcFilter::delivers(Some(&s), &built_for(view)), delivered);
+        }
+        // The mask still applies in the view.
+        s.event_type.store(PROC_EVENT_FORK, ordering::Relaxed);
+        assert!(!ProcFilter::delivers(Some(&s), &built_for(2)));
+        // Not listening: nothing in any view, whatever the mask and operation. (It holds no
+        // view and is not counted: nothing to give back when it goes.)
+        s.event_type.store(PROC_EVENT_ALL, ordering::Relaxed);
+        s.listening.store(ns::NOT_LISTENING, ordering::Relaxed);
+        for view in [INITIAL, 1, 2] {
+            assert!(!ProcFilter::delivers(Some(&s), &built_for(view)));
+        }
+    }
+
+    #[test]
     fn requests_and_listener_counting() {
         let listen = |event_type| ProcInput {
             mcast_op: PROC_CN_MCAST_LISTEN,
@@ -723,18 +854,26 @@ mod tests {
     fn a_socket_counts_once_and_until_it_goes() {
         let before = LISTENERS.load(ordering::Relaxed);
         let count = || LISTENERS.load(ordering::Relaxed) - before;
+        let request = |mcast_op| ProcInput {
+            mcast_op,
+            event_type: PROC_EVENT_ALL,
+        };
+        let (listen, ignore) = (request(PROC_CN_MCAST_LISTEN), request(PROC_CN_MCAST_IGNORE));
         let a = Subscription::default();
         let b = Subscription::default();
-        a.set_counted(true);
-        a.set_counted(true);
+        assert_eq!(a.apply(listen, None), 0);
+        assert_eq!(a.apply(listen, None), 0);
         assert_eq!(count(), 1);
-        b.set_counted(true);
+        b.apply(listen, None);
         assert_eq!(count(), 2);
-        // An IGNORE of one socket cannot uncount another, however often it comes.
-        b.set_counted(false);
-        b.set_counted(false);
-        b.set_counted(false);
+        // An IGNORE of one socket cannot uncount another, however often it comes; nor can an
+        // unknown operation.
+        for op in [ignore, ignore, request(7), ignore, request(7)] {
+            b.apply(op, None);
+        }
         assert_eq!(count(), 1);
+        // One listens in the initial view, the other not at all.
+        assert_eq!((a.view(), b.view()), (Some(INITIAL), None));
         // A socket that closes while listening takes its share with it.
         drop(a);
         assert_eq!(count(), 0);
@@ -752,6 +891,8 @@ mod tests {
         assert_eq!(exit_parent(-1, true, parent), parent);
         assert_eq!(exit_parent(-1, false, parent), ids(0, 0));
 
+        // A kernel thread's renames (KUnit runs the test in one) make no event.
+        assert!(!comm_reported(kernel::current!()));
         assert_eq!(&task_comm(b""), &[0u8; 16]);
         assert_eq!(&task_comm(b"sh"), b"sh\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
         assert_eq!(&task_comm(b"exactly15chars!"), b"exactly15chars!\0");

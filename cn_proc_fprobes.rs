@@ -67,23 +67,23 @@ impl FunctionProbe for CommitCreds {
     }
 
     fn exit(shared: &Shared, _regs: &Regs, events: u32) {
-        let process = Ids::of(kernel::current!());
+        let current = kernel::current!();
         let ([ruid, euid], [rgid, egid]) = raw::current_real_effective_ids();
         if events & PROC_EVENT_UID != 0 {
-            shared.send(0, || {
+            shared.send(0, |view| {
                 Some(UidEvent {
-                    process,
-                    ruid,
-                    euid,
+                    process: view.ids(current)?,
+                    ruid: view.uid(ruid),
+                    euid: view.uid(euid),
                 })
             });
         }
         if events & PROC_EVENT_GID != 0 {
-            shared.send(0, || {
+            shared.send(0, |view| {
                 Some(GidEvent {
-                    process,
-                    rgid,
-                    egid,
+                    process: view.ids(current)?,
+                    rgid: view.gid(rgid),
+                    egid: view.gid(egid),
                 })
             });
         }
@@ -104,9 +104,12 @@ impl FunctionProbe for SysSetsid {
     fn exit(shared: &Shared, regs: &Regs, (): ()) {
         if regs.return_long() > 0 {
             // The thread group leader, as in C: its pid is the group's tgid.
-            let tgid = kernel::current!().tgid();
-            let process = Ids { pid: tgid, tgid };
-            shared.send(0, || Some(SidEvent { process }));
+            let current = kernel::current!();
+            shared.send(0, |view| {
+                let tgid = view.ids(current)?.tgid;
+                let process = Ids { pid: tgid, tgid };
+                Some(SidEvent { process })
+            });
         }
     }
 }
@@ -118,9 +121,11 @@ const PTRACE_DETACH: u32 = 17;
 const PTRACE_SEIZE: u32 = 0x4206;
 
 wire_structs! {
-    /// A `ptrace()` call that makes an event if it succeeds: its request, and the event as the
-    /// entry made it (for `PTRACE_TRACEME`, the exit finds the tracer).
-    struct PtraceCall { request: u32, event: PtraceEvent }
+    /// A `ptrace()` call that makes an event if it succeeds: its request, the event as the entry
+    /// made it (for `PTRACE_TRACEME`, the exit finds the tracer), and when the tracee started
+    /// (its `start_time`, as two 32-bit halves: no padding), which tells it from a later task
+    /// that has its pid by the exit.
+    struct PtraceCall { request: u32, event: PtraceEvent, started: [u32; 2] }
 }
 
 /// The `ptrace` system call: a PTRACE event when `PTRACE_ATTACH`, `PTRACE_SEIZE` or
@@ -146,8 +151,9 @@ impl FunctionProbe for SysPtrace {
         let current = kernel::current!();
         let target = || raw::ids_of_vpid(pid);
         let none = Ids { pid: 0, tgid: 0 };
-        let (process, tracer) = match request {
-            PTRACE_TRACEME => (Ids::of(current), none),
+        let this = (Ids::of(current), raw::start_time(current));
+        let ((process, started), tracer) = match request {
+            PTRACE_TRACEME => (this, none),
             PTRACE_ATTACH | PTRACE_SEIZE => (target()?, Ids::of(current)),
             PTRACE_DETACH => (target()?, none),
             _ => return None,
@@ -155,6 +161,7 @@ impl FunctionProbe for SysPtrace {
         Some(PtraceCall {
             request,
             event: PtraceEvent { process, tracer },
+            started: [started as u32, (started >> 32) as u32],
         })
     }
 
@@ -171,7 +178,18 @@ impl FunctionProbe for SysPtrace {
             };
             event.tracer = tracer;
         }
-        shared.send(0, || Some(event));
+        // The entry found the tracee; it is the task that has its pid now only if it started
+        // then: otherwise it has gone (its exit is reported) and its pid names another task,
+        // which no event may name. Each view finds its pids in its own namespace.
+        let started = u64::from(call.started[0]) | (u64::from(call.started[1]) << 32);
+        raw::with_host_task(event.process.pid, started, |tracee| {
+            shared.send(0, |view| {
+                Some(PtraceEvent {
+                    process: view.ids(tracee)?,
+                    tracer: view.host_ids(event.tracer).unwrap_or(Ids::NONE),
+                })
+            })
+        });
     }
 }
 

@@ -7,12 +7,14 @@ use crate::Ids;
 use core::ptr::NonNull;
 use kernel::{
     bindings,
-    sync::rcu,
+    cred::Credential,
+    pid_namespace::PidNamespace,
+    sync::{aref::ARef, rcu},
     task::{Pid, Task},
 };
 
-/// The ids of `task`'s real parent.
-pub(crate) fn real_parent(task: &Task) -> Ids {
+/// What `f` makes of `task`'s real parent.
+pub(crate) fn with_real_parent<R>(task: &Task, f: impl FnOnce(&Task) -> R) -> R {
     let _rcu = rcu::read_lock();
     // SAFETY: `task` is valid; `real_parent` always points to a task (init's is the idle
     // task), which is freed only after an RCU grace period, so not before `_rcu` is dropped.
@@ -21,7 +23,58 @@ pub(crate) fn real_parent(task: &Task) -> Ids {
     let parent = unsafe {
         &*core::ptr::read_volatile(&raw const (*task.as_ptr()).real_parent).cast::<Task>()
     };
-    Ids::of(parent)
+    f(parent)
+}
+
+/// The pid of `task` in the pid namespace `ns`, 0 if it has none there (`task_pid_nr_ns()`).
+pub(crate) fn task_pid_in(task: &Task, ns: &PidNamespace) -> Pid {
+    // SAFETY: `task` and `ns` are valid during the call; `__task_pid_nr_ns()` reads the task's
+    // pid under the RCU read lock it takes, and takes any task (0 for one whose pid is gone).
+    unsafe {
+        bindings::__task_pid_nr_ns(task.as_ptr(), bindings::pid_type_PIDTYPE_PID, ns.as_ptr())
+    }
+}
+
+/// The pid in the pid namespace `ns` of the task (or thread group) whose pid in the initial pid
+/// namespace is `nr`; 0 if there is none, or it has no pid there.
+pub(crate) fn host_pid_in(nr: Pid, ns: &PidNamespace) -> Pid {
+    let _rcu = rcu::read_lock();
+    // SAFETY: Under the RCU read lock, which `find_pid_ns()` requires; the `struct pid` it finds
+    // (or null, which `pid_nr_ns()` takes) is freed only after a grace period, so not before
+    // `_rcu` is dropped; `ns` is valid during the call.
+    unsafe {
+        let pid = bindings::find_pid_ns(nr, &raw mut bindings::init_pid_ns);
+        bindings::pid_nr_ns(pid, ns.as_ptr())
+    }
+}
+
+/// The current task's subjective credentials, held.
+pub(crate) fn current_cred() -> ARef<Credential> {
+    // SAFETY: The current task is valid; its `cred` is replaced only by itself (`commit_creds()`,
+    // `override_creds()`), so it is valid while it runs and we take a reference.
+    let cred = unsafe { Credential::from_ptr((*Task::current_raw()).cred) };
+    ARef::from(cred)
+}
+
+/// The user namespace of `cred`.
+pub(crate) fn user_ns(cred: &Credential) -> *mut bindings::user_namespace {
+    // SAFETY: `cred` is valid; its user namespace is set before it is committed and never changes
+    // afterwards.
+    unsafe { (*cred.as_ptr()).user_ns }
+}
+
+/// The uid `uid` (of the initial user namespace) as the user namespace of `cred` sees it, the
+/// overflow uid if it is not mapped there.
+pub(crate) fn uid_in(cred: &Credential, uid: u32) -> u32 {
+    // SAFETY: The user namespace of a valid `cred` is valid as long as the `cred` (it holds a
+    // reference); `from_kuid_munged()` only reads its id map, and never sleeps.
+    unsafe { bindings::from_kuid_munged(user_ns(cred), bindings::kuid_t { val: uid }) }
+}
+
+/// The gid `gid` as the user namespace of `cred` sees it, as [`uid_in`] for uids.
+pub(crate) fn gid_in(cred: &Credential, gid: u32) -> u32 {
+    // SAFETY: As in `uid_in`, with `from_kgid_munged()`.
+    unsafe { bindings::from_kgid_munged(user_ns(cred), bindings::kgid_t { val: gid }) }
 }
 
 /// The exit code and exit signal of `task`, the current task in `do_exit()`, and whether it
@@ -135,8 +188,9 @@ pub(crate) fn current_tracer() -> Option<Ids> {
     }
 }
 
-/// The ids of the task with pid `nr` in the current task's pid namespace, if it exists.
-pub(crate) fn ids_of_vpid(nr: Pid) -> Option<Ids> {
+/// The ids of the task with pid `nr` in the current task's pid namespace, if it exists, and when
+/// it started (its `start_time`, which tells it from a later task with the same pid).
+pub(crate) fn ids_of_vpid(nr: Pid) -> Option<(Ids, u64)> {
     let _rcu = rcu::read_lock();
     // SAFETY: Under the RCU read lock, which `find_vpid()` and `pid_task()` require (the latter
     // takes a null pid too).
@@ -144,5 +198,29 @@ pub(crate) fn ids_of_vpid(nr: Pid) -> Option<Ids> {
         unsafe { bindings::pid_task(bindings::find_vpid(nr), bindings::pid_type_PIDTYPE_PID) };
     // SAFETY: A task found is freed only after an RCU grace period, so not before `_rcu` is
     // dropped; `Task` is a transparent wrapper of `task_struct`.
-    NonNull::new(task).map(|task| Ids::of(unsafe { task.cast::<Task>().as_ref() }))
+    let task = unsafe { NonNull::new(task)?.cast::<Task>().as_ref() };
+    Some((Ids::of(task), start_time(task)))
+}
+
+/// When `task` started (`start_time`: set at fork, before the task can be found, never changed).
+pub(crate) fn start_time(task: &Task) -> u64 {
+    // SAFETY: `task` is valid; its `start_time` is not written after the fork.
+    unsafe { (*task.as_ptr()).start_time }
+}
+
+/// Calls `f` with the task that has the initial-namespace pid `nr`, if there is one and it started
+/// at `started` (is the task found then, not a later one with its pid): `None` otherwise. Under
+/// the RCU read lock: `f` must not sleep.
+pub(crate) fn with_host_task<R>(nr: Pid, started: u64, f: impl FnOnce(&Task) -> R) -> Option<R> {
+    let _rcu = rcu::read_lock();
+    // SAFETY: Under the RCU read lock, which `find_pid_ns()` and `pid_task()` require (the latter
+    // takes a null pid too).
+    let task = unsafe {
+        let pid = bindings::find_pid_ns(nr, &raw mut bindings::init_pid_ns);
+        bindings::pid_task(pid, bindings::pid_type_PIDTYPE_PID)
+    };
+    // SAFETY: A task found is freed only after an RCU grace period, so not before `_rcu` is
+    // dropped, after `f` returns; `Task` is a transparent wrapper of `task_struct`.
+    let task = unsafe { NonNull::new(task)?.cast::<Task>().as_ref() };
+    (start_time(task) == started).then(|| f(task))
 }

@@ -5,21 +5,29 @@
  * cases that need a single socket to do all of that (`cnctl raw` joins no group and closes right
  * after sending; `cnctl proc` and `cnctl send --group` send one message to one id).
  *
- * usage: cnraw [-u UID] [-g GROUP]... -x HEX [-t LISTEN_MS]
+ * usage: cnraw [-u UID] [-g GROUP]... -x HEX [-t LISTEN_MS] [-n HEX2 [-d MS]]
  *   -u UID     drop to uid and gid UID first (no supplementary groups)
  *   -g GROUP   join netlink group GROUP before sending (repeatable)
  *   -x HEX     the datagram, as hex digits
  *   -t MS      receive for MS milliseconds after sending (default 0)
+ *   -n HEX2    then move to a new user namespace (unshare(CLONE_NEWUSER): no id mapped) and send
+ *              HEX2 on the same socket, as a process in another namespace with the descriptor
+ *              would; -t then counts from this second datagram
+ *   -d MS      receive for MS milliseconds between the two datagrams (default 0)
  *
- * stderr: `joined group=G`, `sent len=N`. stdout, one line per message received:
+ * stderr: `joined group=G`, `sent len=N`, with -n `unshared` and `sent2 len=N`. stdout, one
+ * line per message received:
  *   recv idx=I val=V seq=S ack=A len=L
  * and for a process event ({1, 1}, 40 bytes of data) ` what=0xW` then `child_pid=P` (fork),
- * `err=E` (acknowledgement) or `pid=P` (others); `nlack error=E` for a netlink ack.
+ * `err=E` (acknowledgement), `pid=P ruid=R` (uid) or `pid=P` (others); `nlack error=E` for a
+ * netlink ack.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <grp.h>
 #include <linux/netlink.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +71,8 @@ static long long now_ms(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: cnraw [-u UID] [-g GROUP]... -x HEX [-t LISTEN_MS]\n");
+	fprintf(stderr,
+		"usage: cnraw [-u UID] [-g GROUP]... -x HEX [-t LISTEN_MS] [-n HEX2 [-d MS]]\n");
 	exit(64);
 }
 
@@ -89,83 +98,42 @@ static void print_cn(const unsigned char *p, size_t len)
 			printf(" child_pid=%u", get32(p + 24));
 		else if (what == 0)
 			printf(" err=%u", get32(p + 16));
+		else if (what == 0x4)
+			printf(" pid=%u ruid=%u", get32(p + 16), get32(p + 24));
 		else
 			printf(" pid=%u", get32(p + 16));
 	}
 	printf("\n");
 }
 
-int main(int argc, char **argv)
+/* The datagram of the hex digits HEX (length in *len); exits with the usage on bad digits. */
+static unsigned char *parse_hex(const char *hex, size_t *len)
 {
-	static unsigned char buf[128 * 1024];
-	struct sockaddr_nl local = { .nl_family = AF_NETLINK };
-	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-	unsigned char *out = NULL;
-	const char *hex = NULL;
-	long listen_ms = 0, uid = -1;
-	int groups[32], ngroups = 0;
-	size_t outlen = 0, i;
-	long long deadline;
-	int fd, opt;
+	unsigned char *out;
+	size_t i;
 
-	while ((opt = getopt(argc, argv, "u:g:x:t:")) != -1) {
-		switch (opt) {
-		case 'u':
-			uid = strtol(optarg, NULL, 0);
-			break;
-		case 'g':
-			if (ngroups == 32)
-				usage();
-			groups[ngroups++] = (int)strtol(optarg, NULL, 0);
-			break;
-		case 'x':
-			hex = optarg;
-			break;
-		case 't':
-			listen_ms = strtol(optarg, NULL, 0);
-			break;
-		default:
-			usage();
-		}
-	}
-	if (!hex || optind != argc || strlen(hex) % 2)
+	if (strlen(hex) % 2)
 		usage();
 	out = malloc(strlen(hex) / 2 + 1);
 	if (!out)
-		return 2;
+		exit(2);
+	*len = 0;
 	for (i = 0; hex[i]; i += 2) {
 		int hi = hexval(hex[i]), lo = hexval(hex[i + 1]);
 
 		if (hi < 0 || lo < 0)
 			usage();
-		out[outlen++] = (unsigned char)(hi * 16 + lo);
+		out[(*len)++] = (unsigned char)(hi * 16 + lo);
 	}
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	return out;
+}
 
-	if (uid >= 0 && (setgroups(0, NULL) || setgid((gid_t)uid) || setuid((uid_t)uid))) {
-		perror("cnraw: dropping privileges");
-		return 2;
-	}
-	fd = socket(AF_NETLINK, SOCK_DGRAM, NETLINK_CONNECTOR_UNIT);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&local, sizeof(local))) {
-		perror("cnraw: socket");
-		return 2;
-	}
-	for (i = 0; i < (size_t)ngroups; i++) {
-		if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &groups[i],
-			       sizeof(groups[i]))) {
-			fprintf(stderr, "cnraw: join group %d: %s\n", groups[i], strerror(errno));
-			return 2;
-		}
-		fprintf(stderr, "joined group=%d\n", groups[i]);
-	}
-	if (sendto(fd, out, outlen, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
-		perror("cnraw: send");
-		return 2;
-	}
-	fprintf(stderr, "sent len=%zu\n", outlen);
+/* Prints what socket FD receives for LISTEN_MS milliseconds. */
+static void receive_for(int fd, long listen_ms)
+{
+	static unsigned char buf[128 * 1024];
+	long long deadline = now_ms() + listen_ms;
 
-	deadline = now_ms() + listen_ms;
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		long long left = deadline - now_ms();
@@ -195,6 +163,88 @@ int main(int argc, char **argv)
 			off += NLMSG_ALIGN(nlh.nlmsg_len);
 		}
 	}
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_nl local = { .nl_family = AF_NETLINK };
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	unsigned char *out = NULL, *out2 = NULL;
+	const char *hex = NULL, *hex2 = NULL;
+	long listen_ms = 0, between_ms = 0, uid = -1;
+	int groups[32], ngroups = 0;
+	size_t outlen = 0, outlen2 = 0, i;
+	int fd, opt;
+
+	while ((opt = getopt(argc, argv, "u:g:x:t:n:d:")) != -1) {
+		switch (opt) {
+		case 'u':
+			uid = strtol(optarg, NULL, 0);
+			break;
+		case 'g':
+			if (ngroups == 32)
+				usage();
+			groups[ngroups++] = (int)strtol(optarg, NULL, 0);
+			break;
+		case 'x':
+			hex = optarg;
+			break;
+		case 't':
+			listen_ms = strtol(optarg, NULL, 0);
+			break;
+		case 'n':
+			hex2 = optarg;
+			break;
+		case 'd':
+			between_ms = strtol(optarg, NULL, 0);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (!hex || optind != argc)
+		usage();
+	out = parse_hex(hex, &outlen);
+	if (hex2)
+		out2 = parse_hex(hex2, &outlen2);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	if (uid >= 0 && (setgroups(0, NULL) || setgid((gid_t)uid) || setuid((uid_t)uid))) {
+		perror("cnraw: dropping privileges");
+		return 2;
+	}
+	fd = socket(AF_NETLINK, SOCK_DGRAM, NETLINK_CONNECTOR_UNIT);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&local, sizeof(local))) {
+		perror("cnraw: socket");
+		return 2;
+	}
+	for (i = 0; i < (size_t)ngroups; i++) {
+		if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &groups[i],
+			       sizeof(groups[i]))) {
+			fprintf(stderr, "cnraw: join group %d: %s\n", groups[i], strerror(errno));
+			return 2;
+		}
+		fprintf(stderr, "joined group=%d\n", groups[i]);
+	}
+	if (sendto(fd, out, outlen, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
+		perror("cnraw: send");
+		return 2;
+	}
+	fprintf(stderr, "sent len=%zu\n", outlen);
+	if (out2) {
+		receive_for(fd, between_ms);
+		if (unshare(CLONE_NEWUSER)) {
+			perror("cnraw: unshare(CLONE_NEWUSER)");
+			return 2;
+		}
+		fprintf(stderr, "unshared\n");
+		if (sendto(fd, out2, outlen2, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
+			perror("cnraw: send");
+			return 2;
+		}
+		fprintf(stderr, "sent2 len=%zu\n", outlen2);
+	}
+	receive_for(fd, listen_ms);
 	close(fd);
 	return 0;
 }

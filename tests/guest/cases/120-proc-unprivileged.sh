@@ -1,6 +1,5 @@
-# Who may listen, as cn_proc.c in 7.3 decides: any user of the initial user and pid namespaces,
-# no capability needed. (The test kernel has no namespaces, so requests from other namespaces,
-# which are ignored, cannot be tried here.)
+# Who may listen: any user, no capability needed, as cn_proc.c in 7.3 decides for the initial
+# user and pid namespaces. (Listeners in other namespaces, which C ignores, are cases 197 and 198.)
 . /tests/lib.sh
 load_core
 insmod /modules/cn_proc_example.ko || fail "insmod cn_proc_example.ko failed"
