@@ -8,10 +8,11 @@
 //! [`Connector`]; errors stay `Result` until the return, where they become a negative errno.
 
 use crate::{
-    cn_netlink, connector, connector_api::StateDropFn, connector_api::StateVisitFn, CbId, CnMsg,
+    cn_netlink::{self, Net},
+    connector, connector_api::StateDropFn, connector_api::StateVisitFn, CbId, CnMsg,
     Connector, DeliveryCallback, Handler, RawCallback, RustCallback,
 };
-use core::{any::TypeId, mem::size_of, ptr, slice};
+use core::{any::TypeId, mem::size_of, ptr, ptr::NonNull, slice};
 use kernel::{bindings, error::from_result, prelude::*, transmute::AsBytes};
 
 /// `value`, or the negative errno of the error: `from_result()` for the send paths, which the
@@ -75,8 +76,10 @@ pub unsafe extern "C" fn cn_add_callback(
 }
 
 /// `int cn_add_rust_callback(const struct cb_id *id, const char *name, void (*callback)(const
-/// void *ctx, const struct cn_delivery *), const void *ctx)`: registers a callback of the safe Rust
-/// API, which gets `ctx` and a [`crate::Delivery`]; otherwise as [`cn_add_callback`].
+/// void *ctx, const struct cn_delivery *), const void *ctx, bool all_namespaces)`: registers a
+/// callback of the safe Rust API, which gets `ctx` and a [`crate::Delivery`], for messages from
+/// every network namespace if `all_namespaces` (else from the initial one, as C callbacks);
+/// otherwise as [`cn_add_callback`].
 ///
 /// # Safety
 ///
@@ -88,10 +91,17 @@ pub unsafe extern "C" fn cn_add_rust_callback(
     name: *const c_char,
     callback: Option<DeliveryCallback>,
     ctx: *const c_void,
+    all_namespaces: bool,
 ) -> c_int {
     // INVARIANT: `callback` may be called with `ctx` from any thread while registered, by the
     // safety requirements.
-    let handler = callback.map(|callback| Handler::Rust(RustCallback { callback, ctx }));
+    let handler = callback.map(|callback| {
+        Handler::Rust(RustCallback {
+            callback,
+            ctx,
+            all_namespaces,
+        })
+    });
     // SAFETY: By the safety requirements.
     let added = unsafe { add("cn_add_rust_callback", id, name, handler) };
     from_result(|| added.map(|()| 0))
@@ -162,6 +172,7 @@ pub unsafe extern "C" fn cn_netlink_send_mult(
         // passed where sleeping is allowed.
         unsafe {
             connector.send(
+                connector.socket.socket(),
                 &header,
                 &[bytes],
                 portid,
@@ -220,19 +231,22 @@ pub unsafe extern "C" fn cn_netlink_send_multi(
     unsafe { cn_netlink_send_mult(msg, len, portid, group, gfp_mask, None, ptr::null_mut()) }
 }
 
-/// `int cn_rust_send(const struct cn_msg *header, const void *data, size_t len, u32 portid,
-/// u32 group, gfp_t gfp_mask, netlink_filter_fn filter, void *filter_data)`: the safe Rust API's
-/// send of `*header` (its `len` set to `len`) and the `len` bytes at `data`, in one socket buffer
-/// built from both, routed as by [`cn_netlink_send_mult`] but never waiting for room at a port.
+/// `int cn_rust_send(struct net *net, const struct cn_msg *header, const void *data, size_t len,
+/// u32 portid, u32 group, gfp_t gfp_mask, netlink_filter_fn filter, void *filter_data)`: the safe
+/// Rust API's send of `*header` (its `len` set to `len`) and the `len` bytes at `data`, in one
+/// socket buffer built from both, through the connector socket of `net` (null: the initial
+/// namespace), routed as by [`cn_netlink_send_mult`] but never waiting for room at a port.
 /// Returns 0 or a negative errno (`-EMSGSIZE` for more than `u16::MAX` bytes of data).
 ///
 /// # Safety
 ///
-/// `header` is null or valid for reads of a `cn_msg`; `data` is valid for reads of `len` bytes
-/// (or `len` is 0); `filter`, if any, is safe to call with `filter_data` in the calling context.
+/// `net` is null or a network namespace the caller keeps alive during the call; `header` is null
+/// or valid for reads of a `cn_msg`; `data` is valid for reads of `len` bytes (or `len` is 0);
+/// `filter`, if any, is safe to call with `filter_data` in the calling context.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn cn_rust_send(
+    net: *mut bindings::net,
     header: *const CnMsg,
     data: *const u8,
     len: usize,
@@ -263,9 +277,15 @@ pub unsafe extern "C" fn cn_rust_send(
             )
         };
         header.len = len as u16;
+        let net = match NonNull::new(net) {
+            // SAFETY: Kept alive by the caller during the call, by the safety requirements.
+            Some(net) => unsafe { Net::from_raw(net) },
+            None => Net::initial(),
+        };
         // SAFETY: `filter` by the safety requirements; never waits.
         unsafe {
             connector.send(
+                connector.socket_in(net)?,
                 &header,
                 &[header.as_bytes(), data],
                 portid,
@@ -415,9 +435,9 @@ pub unsafe extern "C" fn cn_sock_state_visit(
 const _: () = {
     use crate::connector_api as api;
     let _: [unsafe extern "C" fn(_); 2] = [api::cn_del_callback, cn_del_callback];
-    let _: [unsafe extern "C" fn(_, _, _, _) -> _; 2] =
+    let _: [unsafe extern "C" fn(_, _, _, _, _) -> _; 2] =
         [api::cn_add_rust_callback, cn_add_rust_callback];
-    let _: [unsafe extern "C" fn(_, _, _, _, _, _, _, _) -> _; 2] =
+    let _: [unsafe extern "C" fn(_, _, _, _, _, _, _, _, _) -> _; 2] =
         [api::cn_rust_send, cn_rust_send];
     let _: [unsafe extern "C" fn(_, _, _) -> _; 2] = [api::cn_sock_state_get, cn_sock_state_get];
     let _: [unsafe extern "C" fn(_, _, _, _, _, _, _) -> _; 2] =

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * What the kernel crate does not bind (static inlines, macros, fields of structures opaque to
- * Rust), for cn_netlink.rs (sockets) and cn_waitmap.rs (the wait map).
+ * Rust), for cn_netlink.rs (sockets), cn_waitmap.rs (the wait map) and connector_api.rs
+ * (references on network namespaces, exported by cn_exports.c).
  */
 
 #include <linux/connector.h>
@@ -10,12 +11,18 @@
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <net/net_namespace.h>
+#include <net/netns/generic.h>
 #include <net/sock.h>
 
 void cn_sock_kfree_user_data_if_member(struct sock *sk, unsigned long *groups,
 				       unsigned int group);
 void cn_sock_set_sndtimeo_ms(struct sock *sk, unsigned int ms);
 void cn_cond_resched(void);
+struct net *cn_sock_net(const struct sock *sk);
+void *cn_net_generic(const struct net *net, unsigned int id);
+void cn_get_net(struct net *net);
+void cn_put_net(struct net *net);
 struct cn_wait_map *cn_wait_map_new(const char *name);
 void cn_wait_map_free(struct cn_wait_map *map);
 void cn_wait_map_acquire(struct cn_wait_map *map);
@@ -35,6 +42,29 @@ void cn_sock_kfree_user_data_if_member(struct sock *sk, unsigned long *groups,
 void cn_sock_set_sndtimeo_ms(struct sock *sk, unsigned int ms)
 {
 	WRITE_ONCE(sk->sk_sndtimeo, msecs_to_jiffies(ms));
+}
+
+/* The network namespace of @sk. */
+struct net *cn_sock_net(const struct sock *sk)
+{
+	return sock_net(sk);
+}
+
+/* The data of the pernet subsystem registered with @id in @net. */
+void *cn_net_generic(const struct net *net, unsigned int id)
+{
+	return net_generic(net, id);
+}
+
+/* A reference on @net, which must be live; dropped by cn_put_net(). */
+void cn_get_net(struct net *net)
+{
+	get_net(net);
+}
+
+void cn_put_net(struct net *net)
+{
+	put_net(net);
 }
 
 /* cond_resched() is a macro over a static call. */

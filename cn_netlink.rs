@@ -1,16 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The connector core's kernel edge: the netlink kernel socket, socket buffers and the `/proc/net`
-//! entry. Every call into netlink, skbuff and procfs C code is here; the rest of the core is safe
-//! Rust over these types. It knows netlink, not the connector: a protocol implements
-//! [`NetlinkProtocol`] (and [`SeqShow`] for its `/proc` file), whose C hooks an adapter generates.
+//! The connector core's kernel edge: the netlink kernel sockets (one per network namespace),
+//! socket buffers and the `/proc/net` entries. Every call into netlink, skbuff, procfs and netns
+//! C code is here; the rest of the core is safe Rust over these types. It knows netlink, not the
+//! connector: a protocol implements [`NetlinkProtocol`], whose C hooks an adapter generates.
 //! The static inlines the kernel crate does not bind (`nlmsg_put()`, `NETLINK_CB()`, ...) are
 //! written here; fields of the opaque `struct sock` and macros are reached via `cn_helpers.c`.
 
-use core::{marker::PhantomData, ptr::NonNull};
+use core::{
+    cell::UnsafeCell,
+    marker::PhantomData,
+    ptr::NonNull,
+    sync::atomic::{AtomicBool, AtomicPtr, Ordering},
+};
 #[cfg(CONFIG_PROC_FS)]
 use kernel::seq_file::SeqFile;
-use kernel::{bindings, error::from_result, prelude::*};
+use kernel::{bindings, error::from_result, prelude::*, types::Opaque};
 
 #[cfg(CONFIG_PROC_FS)]
 extern "C" {
@@ -25,14 +30,20 @@ extern "C" {
     fn remove_proc_entry(name: *const c_char, parent: *mut bindings::proc_dir_entry);
 }
 
+// Only pointers to `struct net` cross, whose bindgen layout the lint flags for an array member of
+// no concern here.
+#[allow(improper_ctypes)]
 extern "C" {
-    // `cn_helpers.c`: `struct sock` is opaque to the kernel crate, `cond_resched()` a macro.
+    // `cn_helpers.c`: `struct sock` is opaque to the kernel crate, `cond_resched()` a macro,
+    // `sock_net()` and `net_generic()` static inlines.
     fn cn_sock_kfree_user_data_if_member(
         sk: *mut bindings::sock,
         groups: *mut c_ulong,
         group: c_uint,
     );
     fn cn_sock_set_sndtimeo_ms(sk: *mut bindings::sock, ms: c_uint);
+    fn cn_sock_net(sk: *const bindings::sock) -> *mut bindings::net;
+    fn cn_net_generic(net: *const bindings::net, id: c_uint) -> *mut c_void;
     fn cn_cond_resched();
 }
 
@@ -61,22 +72,41 @@ pub fn cond_resched() {
     unsafe { cn_cond_resched() }
 }
 
-/// A netlink protocol served by a [`KernelSocket`]: what its netlink hooks do. They get no
-/// context pointer: a protocol that needs state reaches it through a static.
-pub trait NetlinkProtocol {
+/// A netlink protocol served by a [`KernelSocket`] in each network namespace: what its netlink
+/// hooks do. They get no context pointer: a protocol that needs state reaches it through a static.
+pub trait NetlinkProtocol: 'static {
+    /// The netlink unit (protocol number).
+    const UNIT: u32;
+    /// The number of multicast groups.
+    const GROUPS: u32;
+    /// Where netlink keeps the index of the protocol's data in each namespace.
+    const NET_ID: &'static NetId;
+
+    /// The module the sockets' hooks belong to.
+    fn module() -> &'static ThisModule;
+
     /// Handles a datagram that userspace sent to the kernel socket. Runs in the sending task's
     /// process context (inside its `sendmsg()`), without locks held.
     fn input(skb: &InSkb<'_>);
 
     /// Decides whether a socket of the protocol in `net` may join the multicast group `group`
     /// (1-based): `Ok` lets it, an error is what its `bind()` or `setsockopt()` returns.
-    fn bind(net: &BindingNet<'_>, group: u32) -> Result;
+    fn bind(net: Net<'_>, group: u32) -> Result;
 
     /// Cleans up after a socket of the protocol that is being released. Process context.
     fn release(sk: &ReleasedSocket<'_>);
+
+    /// The name of the protocol's file in each namespace's `/proc/net`.
+    #[cfg(CONFIG_PROC_FS)]
+    const PROC_NAME: &'static CStr;
+
+    /// Prints the protocol's `/proc/net` file, as seen in `net`, to `m`; an error is what the
+    /// reader's `read()` returns.
+    #[cfg(CONFIG_PROC_FS)]
+    fn show(m: &SeqFile, net: Net<'_>) -> Result;
 }
 
-/// Generates the C hooks of a [`NetlinkProtocol`] and the show function of a [`SeqShow`].
+/// Generates the C hooks of a [`NetlinkProtocol`].
 struct Adapter<T>(PhantomData<T>);
 
 impl<T: NetlinkProtocol> Adapter<T> {
@@ -101,13 +131,13 @@ impl<T: NetlinkProtocol> Adapter<T> {
     ///
     /// Called by netlink only, with the binding socket's namespace.
     unsafe extern "C" fn bind_callback(net: *mut bindings::net, group: c_int) -> c_int {
-        // INVARIANT: Netlink passes the binding socket's namespace, valid during the call, which
-        // the view does not outlive.
-        let net = BindingNet {
-            net,
-            _lifetime: PhantomData,
+        let Some(net) = NonNull::new(net) else {
+            return EINVAL.to_errno();
         };
-        from_result(|| T::bind(&net, u32::try_from(group).map_err(|_| EINVAL)?).map(|()| 0))
+        // SAFETY: Netlink passes the binding socket's namespace, valid during the call, which
+        // the view does not outlive.
+        let net = unsafe { Net::from_raw(net) };
+        from_result(|| T::bind(net, u32::try_from(group).map_err(|_| EINVAL)?).map(|()| 0))
     }
 
     /// The netlink release hook.
@@ -127,21 +157,78 @@ impl<T: NetlinkProtocol> Adapter<T> {
     }
 }
 
-/// The network namespace of a socket binding to a multicast group, borrowed for the bind hook.
+/// A network namespace, borrowed: one that a socket or message belongs to.
 ///
 /// # Invariants
 ///
-/// `net` is a valid network namespace for `'a`.
-pub struct BindingNet<'a> {
-    net: *mut bindings::net,
+/// `net` is a live network namespace for `'a`.
+#[derive(Clone, Copy)]
+pub struct Net<'a> {
+    net: NonNull<bindings::net>,
     _lifetime: PhantomData<&'a bindings::net>,
 }
 
-impl BindingNet<'_> {
+impl Net<'static> {
+    /// The initial network namespace, which lives as long as the kernel.
+    #[inline]
+    pub fn initial() -> Self {
+        // INVARIANT: `init_net` is a static object, never torn down.
+        Self {
+            // SAFETY: The address of a static is not null.
+            net: unsafe { NonNull::new_unchecked(&raw mut bindings::init_net) },
+            _lifetime: PhantomData,
+        }
+    }
+}
+
+impl<'a> Net<'a> {
+    /// Views a namespace.
+    ///
+    /// # Safety
+    ///
+    /// `net` is a live network namespace for `'a`.
+    pub unsafe fn from_raw(net: NonNull<bindings::net>) -> Self {
+        // INVARIANT: By the safety requirements.
+        Self {
+            net,
+            _lifetime: PhantomData,
+        }
+    }
+
+    /// The namespace's address, for C code (live for `'a`).
+    #[inline]
+    pub fn as_ptr(self) -> *mut bindings::net {
+        self.net.as_ptr()
+    }
+
+    /// As [`Net::as_ptr`], not null.
+    #[inline]
+    pub fn as_non_null(self) -> NonNull<bindings::net> {
+        self.net
+    }
+
+    /// Whether this is the initial network namespace.
+    #[inline]
+    pub fn is_initial(self) -> bool {
+        core::ptr::eq(self.net.as_ptr(), &raw const bindings::init_net)
+    }
+
     /// Whether the namespace's owner grants the calling task `CAP_NET_ADMIN`.
-    pub fn net_admin_capable(&self) -> bool {
-        // SAFETY: `net` is valid (type invariant), so is its `user_ns`.
-        unsafe { bindings::ns_capable((*self.net).user_ns, bindings::CAP_NET_ADMIN as c_int) }
+    pub fn net_admin_capable(self) -> bool {
+        // SAFETY: `net` is live (type invariant), so is its owning `user_ns`.
+        unsafe {
+            bindings::ns_capable(
+                (*self.net.as_ptr()).user_ns,
+                bindings::CAP_NET_ADMIN as c_int,
+            )
+        }
+    }
+
+    /// The namespace's `/proc/net` directory.
+    #[cfg(CONFIG_PROC_FS)]
+    fn proc_net(self) -> *mut bindings::proc_dir_entry {
+        // SAFETY: `net` is live (type invariant).
+        unsafe { (*self.net.as_ptr()).proc_net }
     }
 }
 
@@ -178,7 +265,7 @@ impl ReleasedSocket<'_> {
     }
 }
 
-/// A netlink kernel socket in the initial network namespace, serving one protocol (unit).
+/// A netlink kernel socket serving a protocol in one network namespace, owned.
 ///
 /// # Invariants
 ///
@@ -193,30 +280,27 @@ unsafe impl Send for KernelSocket {}
 unsafe impl Sync for KernelSocket {}
 
 impl KernelSocket {
-    /// Creates the kernel socket for netlink `unit` with `groups` multicast groups, whose hooks
-    /// call those of `T`; messages to a port wait for room at most [`UNICAST_WAIT_MS`] (its send
-    /// timeout). `EBUSY` if the unit already has a kernel socket in `init_net` (e.g. the in-tree
-    /// connector is loaded) or netlink could not allocate it (it does not say which).
-    pub fn new<T: NetlinkProtocol>(
-        unit: u32,
-        groups: u32,
-        module: &'static ThisModule,
-    ) -> Result<Self> {
+    /// Creates the kernel socket of protocol `T` in `net`, whose hooks call those of `T`;
+    /// messages to a port wait for room at most [`UNICAST_WAIT_MS`] (its send timeout). `EBUSY`
+    /// if the unit already has a kernel socket in `net` (e.g. the in-tree connector is loaded)
+    /// or netlink could not allocate it (it does not say which). The socket must be dropped
+    /// before `net` goes.
+    pub fn new<T: NetlinkProtocol>(net: Net<'_>) -> Result<Self> {
         let mut cfg = bindings::netlink_kernel_cfg {
-            groups,
+            groups: T::GROUPS,
             flags: bindings::NL_CFG_F_NONROOT_RECV,
             input: Some(Adapter::<T>::input_callback),
             bind: Some(Adapter::<T>::bind_callback),
             unbind: None,
             release: Some(Adapter::<T>::release_callback),
         };
-        // SAFETY: `init_net` is a static object; `cfg` is valid for the call and copied by
-        // netlink; `module` is this module, which outlives the socket (released in `drop`).
+        // SAFETY: `net` is live; `cfg` is valid for the call and copied by netlink; the module
+        // outlives the socket (released in `drop`, before the module's exit returns).
         let sock = unsafe {
             bindings::__netlink_kernel_create(
-                &raw mut bindings::init_net,
-                unit as c_int,
-                module.as_ptr(),
+                net.as_ptr(),
+                T::UNIT as c_int,
+                T::module().as_ptr(),
                 &mut cfg,
             )
         };
@@ -227,9 +311,47 @@ impl KernelSocket {
         Ok(sock)
     }
 
+    /// The socket, for sending.
+    #[inline]
+    pub fn socket(&self) -> NetlinkSocket<'_> {
+        // INVARIANT: Owned by `self` (type invariant), so valid while borrowed.
+        NetlinkSocket {
+            sock: self.sock,
+            _lifetime: PhantomData,
+        }
+    }
+}
+
+impl Drop for KernelSocket {
+    fn drop(&mut self) {
+        // SAFETY: We own the socket (type invariant) and release it exactly once.
+        unsafe { bindings::netlink_kernel_release(self.sock.as_ptr()) };
+    }
+}
+
+/// A netlink kernel socket, borrowed: what is sent through it.
+///
+/// # Invariants
+///
+/// `sock` is a valid kernel netlink socket for `'a`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct NetlinkSocket<'a> {
+    sock: NonNull<bindings::sock>,
+    _lifetime: PhantomData<&'a bindings::sock>,
+}
+
+impl<'a> NetlinkSocket<'a> {
+    /// The namespace the socket belongs to.
+    pub fn net(self) -> Net<'a> {
+        // SAFETY: `sock` is valid (type invariant). A kernel socket holds no reference on its
+        // namespace: it is released by the namespace's exit (or before), so the namespace
+        // outlives it, and so `'a`.
+        unsafe { Net::from_raw(NonNull::new_unchecked(cn_sock_net(self.sock.as_ptr()))) }
+    }
+
     /// Whether anybody listens on `group`.
     #[inline]
-    pub fn has_listeners(&self, group: u32) -> bool {
+    pub fn has_listeners(self, group: u32) -> bool {
         // SAFETY: `sock` is a valid kernel netlink socket (type invariant).
         unsafe { bindings::netlink_has_listeners(self.sock.as_ptr(), group) != 0 }
     }
@@ -242,7 +364,7 @@ impl KernelSocket {
     /// `filter`, if any, is safe to call with `filter_data` from the calling context.
     #[inline]
     pub unsafe fn broadcast(
-        &self,
+        self,
         skb: OutSkb,
         portid: u32,
         group: u32,
@@ -279,7 +401,7 @@ impl KernelSocket {
     ///
     /// `may_wait` only where sleeping is allowed.
     #[inline]
-    pub unsafe fn unicast(&self, skb: OutSkb, portid: u32, may_wait: bool) -> Result<u32> {
+    pub unsafe fn unicast(self, skb: OutSkb, portid: u32, may_wait: bool) -> Result<u32> {
         // SAFETY: `sock` is valid (type invariant); the skb's ownership passes to netlink, which
         // sleeps only if `may_wait`, where that is allowed.
         let sent = unsafe {
@@ -294,10 +416,174 @@ impl KernelSocket {
     }
 }
 
-impl Drop for KernelSocket {
-    fn drop(&mut self) {
-        // SAFETY: We own the socket (type invariant) and release it exactly once.
-        unsafe { bindings::netlink_kernel_release(self.sock.as_ptr()) };
+/// Where netlink keeps the index of a protocol's data in every network namespace
+/// (`net_generic()`), which `register_pernet_subsys()` writes before it runs any hook.
+pub struct NetId(UnsafeCell<c_uint>);
+
+// SAFETY: Written only by `register_pernet_subsys()`, before any reader: the namespace hooks it
+// runs after the write, and senders, which run after the registration returned.
+unsafe impl Sync for NetId {}
+
+impl NetId {
+    /// An index to be assigned at registration.
+    pub const fn new() -> Self {
+        Self(UnsafeCell::new(0))
+    }
+
+    fn get(&self) -> c_uint {
+        // SAFETY: Not written once readers run (see `Sync`).
+        unsafe { *self.0.get() }
+    }
+}
+
+/// What a protocol keeps in each network namespace but the initial one: its socket (null until
+/// created) and whether its `/proc/net` file was created. Zeroed by netlink before the init hook.
+#[repr(C)]
+struct NetSlot {
+    sock: AtomicPtr<bindings::sock>,
+    #[cfg(CONFIG_PROC_FS)]
+    proc: AtomicBool,
+}
+
+/// The kernel sockets of protocol `T` in every network namespace but the initial one, created
+/// with each namespace (and for those that exist at registration) and released with it; each
+/// with its `/proc/net` file where procfs exists. Unregistered, releasing them all, on drop.
+/// The initial namespace's socket is the protocol's own [`KernelSocket`], so that its creation
+/// reports errors to the loader and its sends skip the lookup.
+///
+/// # Invariants
+///
+/// `ops` is registered as a pernet subsystem with the hooks of `Adapter<T>` and `T::NET_ID`.
+#[pin_data(PinnedDrop)]
+pub struct PerNetSockets<T: NetlinkProtocol> {
+    #[pin]
+    ops: Opaque<bindings::pernet_operations>,
+    _protocol: PhantomData<T>,
+}
+
+// SAFETY: The registration is used only through `unregister_pernet_subsys()`, from any thread.
+unsafe impl<T: NetlinkProtocol> Send for PerNetSockets<T> {}
+// SAFETY: `&self` only looks up sockets, which is thread-safe.
+unsafe impl<T: NetlinkProtocol> Sync for PerNetSockets<T> {}
+
+impl<T: NetlinkProtocol> PerNetSockets<T> {
+    /// Registers the hooks: creates a socket in each existing namespace but the initial one, and
+    /// from now on in each new one. Their input may start at once.
+    pub fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            ops <- Opaque::try_ffi_init(|ops: *mut bindings::pernet_operations| {
+                // SAFETY: `ops` is valid for writes and pinned; it stays registered until the
+                // drop. `NET_ID` is a static.
+                unsafe {
+                    ops.write(bindings::pernet_operations {
+                        init: Some(Adapter::<T>::net_init_callback),
+                        exit: Some(Adapter::<T>::net_exit_callback),
+                        id: T::NET_ID.0.get(),
+                        size: core::mem::size_of::<NetSlot>(),
+                        ..Default::default()
+                    });
+                    kernel::error::to_result(bindings::register_pernet_subsys(ops))
+                }
+                .inspect_err(|e| {
+                    pr_err!("cannot create the sockets of netlink unit {} in the network namespaces: {e:?}\n", T::UNIT);
+                })
+            }),
+            _protocol: PhantomData,
+        })
+    }
+
+    /// The socket of the protocol in `net`, a namespace other than the initial one: none if it
+    /// is the initial one, or is being set up and does not have its socket yet.
+    pub fn get<'a>(&self, net: Net<'a>) -> Option<NetlinkSocket<'a>> {
+        // SAFETY: The registration (type invariant) gave every live namespace its slot.
+        let slot = unsafe { slot::<T>(net) };
+        // INVARIANT: A socket in the slot lives until the exit of `net`, which cannot run while
+        // `net` is live.
+        NonNull::new(slot.sock.load(Ordering::Acquire)).map(|sock| NetlinkSocket {
+            sock,
+            _lifetime: PhantomData,
+        })
+    }
+}
+
+#[pinned_drop]
+impl<T: NetlinkProtocol> PinnedDrop for PerNetSockets<T> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: Registered (type invariant); the exit hooks run for every namespace before
+        // this returns.
+        unsafe { bindings::unregister_pernet_subsys(self.ops.get()) };
+    }
+}
+
+/// The slot of protocol `T` in `net`.
+///
+/// # Safety
+///
+/// `T`'s [`PerNetSockets`] is registered.
+unsafe fn slot<'a, T: NetlinkProtocol>(net: Net<'a>) -> &'a NetSlot {
+    // SAFETY: `net` is live; with the subsystem registered, its data at `NET_ID` is a zeroed (or
+    // since written) `NetSlot` that lives as long as `net`, only accessed atomically.
+    unsafe { &*cn_net_generic(net.as_ptr(), T::NET_ID.get()).cast::<NetSlot>() }
+}
+
+impl<T: NetlinkProtocol> Adapter<T> {
+    /// The pernet init hook: creates the socket (and `/proc/net` file) in a namespace other than
+    /// the initial one. 0 or a negative errno, which fails the namespace's creation.
+    ///
+    /// # Safety
+    ///
+    /// Called by the pernet code only, with a namespace being set up and its zeroed slot.
+    unsafe extern "C" fn net_init_callback(net: *mut bindings::net) -> c_int {
+        let Some(net) = NonNull::new(net) else {
+            return EINVAL.to_errno();
+        };
+        // SAFETY: The namespace is live until its exit hook returns, which the view does not
+        // outlive.
+        let net = unsafe { Net::from_raw(net) };
+        if net.is_initial() {
+            return 0;
+        }
+        // SAFETY: Called for a registered subsystem.
+        let slot = unsafe { slot::<T>(net) };
+        from_result(|| {
+            let socket = core::mem::ManuallyDrop::new(KernelSocket::new::<T>(net)?);
+            // Owned by the slot from here on: released by the exit hook.
+            slot.sock.store(socket.sock.as_ptr(), Ordering::Release);
+            #[cfg(CONFIG_PROC_FS)]
+            if let Ok(entry) = ProcNetEntry::new::<T>(net) {
+                core::mem::forget(entry);
+                slot.proc.store(true, Ordering::Relaxed);
+            }
+            Ok(0)
+        })
+    }
+
+    /// The pernet exit hook: removes what the init hook created.
+    ///
+    /// # Safety
+    ///
+    /// Called by the pernet code only, with a namespace being torn down: no user socket is left
+    /// in it, and its slot is not used by anybody else any more.
+    unsafe extern "C" fn net_exit_callback(net: *mut bindings::net) {
+        let Some(net) = NonNull::new(net) else {
+            return;
+        };
+        // SAFETY: The namespace is live during the call, which the view does not outlive.
+        let net = unsafe { Net::from_raw(net) };
+        if net.is_initial() {
+            return;
+        }
+        // SAFETY: Called for a registered subsystem.
+        let slot = unsafe { slot::<T>(net) };
+        #[cfg(CONFIG_PROC_FS)]
+        if slot.proc.load(Ordering::Relaxed) {
+            // SAFETY: The init hook created the entry and left it for us.
+            drop(unsafe { ProcNetEntry::assume_created::<T>(net) });
+        }
+        if let Some(sock) = NonNull::new(slot.sock.swap(core::ptr::null_mut(), Ordering::Relaxed)) {
+            // INVARIANT: The init hook created the socket and left it to the slot, now to us.
+            drop(KernelSocket { sock });
+        }
     }
 }
 
@@ -450,6 +736,20 @@ impl InSkb<'_> {
         self.data.wrapping_add(offset.wrapping_add(NLMSG_HDRLEN))
     }
 
+    /// The kernel socket the datagram was sent to, which tells its namespace.
+    #[inline]
+    pub fn socket(&self) -> NetlinkSocket<'_> {
+        // SAFETY: The buffer is valid (type invariant); netlink set its owner to the receiving
+        // kernel socket (`netlink_unicast_kernel()`), held while its input function runs.
+        let sock = unsafe { (*self.skb.as_ptr()).sk };
+        // INVARIANT: As above: valid while the buffer is borrowed.
+        NetlinkSocket {
+            // SAFETY: As above: the owner is set, never null here.
+            sock: unsafe { NonNull::new_unchecked(sock) },
+            _lifetime: PhantomData,
+        }
+    }
+
     /// The sender's netlink parameters (portid, credentials).
     pub fn parms(&self) -> NonNull<bindings::netlink_skb_parms> {
         // SAFETY: The buffer is valid (type invariant), so is its control block.
@@ -475,67 +775,93 @@ impl InSkb<'_> {
     }
 }
 
-/// What a `/proc` file shows.
 #[cfg(CONFIG_PROC_FS)]
-pub trait SeqShow {
-    /// Prints the whole file to `m`; an error is what the reader's `read()` returns.
-    fn show(m: &SeqFile) -> Result;
-}
-
-#[cfg(CONFIG_PROC_FS)]
-impl<T: SeqShow> Adapter<T> {
+impl<T: NetlinkProtocol> Adapter<T> {
     /// The show function of a single-record `seq_file`: 0 or a negative errno.
     ///
     /// # Safety
     ///
-    /// Called by the `seq_file` code only, with the file being shown.
+    /// Called by the `seq_file` code only, with the file being shown, whose private data is the
+    /// namespace given to [`ProcNetEntry::new`].
     unsafe extern "C" fn show_callback(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
+        // SAFETY: `single_open()` stored the entry's data in the file: its namespace, which
+        // removes the entry (waiting for readers) before it goes.
+        let Some(net) = NonNull::new(unsafe { (*m).private }.cast::<bindings::net>()) else {
+            return EINVAL.to_errno();
+        };
+        // SAFETY: As above: live during the call, which the view does not outlive.
+        let net = unsafe { Net::from_raw(net) };
         // SAFETY: The `seq_file` code passes the file being shown, valid during the call and used
         // by this task only (under the file's lock); the reference does not outlive the call.
         let m = unsafe { SeqFile::from_raw(m) };
-        from_result(|| T::show(m).map(|()| 0))
+        from_result(|| T::show(m, net).map(|()| 0))
     }
 }
 
-/// A file in `/proc/net` of the initial network namespace, removed on drop.
+/// A protocol's file in the `/proc/net` of a network namespace, removed on drop.
 ///
 /// # Invariants
 ///
-/// The entry `name` exists under `init_net.proc_net` while this object lives.
+/// The entry `name` exists under `parent`, the `/proc/net` of a namespace that outlives this
+/// object, while this object lives.
 #[cfg(CONFIG_PROC_FS)]
 pub struct ProcNetEntry {
     name: &'static CStr,
+    parent: *mut bindings::proc_dir_entry,
 }
 
 #[cfg(CONFIG_PROC_FS)]
 impl ProcNetEntry {
-    /// Creates `/proc/net/<name>`, world-readable, printed by `T::show`, which may run from now
-    /// until the drop of this object returns.
-    pub fn new<T: SeqShow>(name: &'static CStr) -> Result<Self> {
-        // SAFETY: `name` is a static string; `init_net.proc_net` is the initial namespace's
-        // `/proc/net` directory, valid while the kernel runs; the show function takes the file
-        // being shown, and no data.
+    /// Creates `T::PROC_NAME` in the `/proc/net` of `net`, world-readable, printed by `T::show`,
+    /// which may run from now until the drop of this object returns, which must come before
+    /// `net` goes.
+    pub fn new<T: NetlinkProtocol>(net: Net<'_>) -> Result<Self> {
+        // SAFETY: `PROC_NAME` is a static string; `net` and its `/proc/net` directory are live;
+        // the show function takes the file being shown, with `net` as its data.
         let entry = unsafe {
             proc_create_single_data(
-                name.as_char_ptr(),
+                T::PROC_NAME.as_char_ptr(),
                 0o444,
-                bindings::init_net.proc_net,
+                net.proc_net(),
                 Some(Adapter::<T>::show_callback),
-                core::ptr::null_mut(),
+                net.as_ptr().cast(),
             )
         };
         if entry.is_null() {
             return Err(EEXIST);
         }
         // INVARIANT: The entry was just created.
-        Ok(Self { name })
+        Ok(Self {
+            name: T::PROC_NAME,
+            parent: net.proc_net(),
+        })
+    }
+
+    /// The entry that [`ProcNetEntry::new`] created in `net` and left alive.
+    ///
+    /// # Safety
+    ///
+    /// The entry exists, and no other object owns it.
+    unsafe fn assume_created<T: NetlinkProtocol>(net: Net<'_>) -> Self {
+        // INVARIANT: By the safety requirements.
+        Self {
+            name: T::PROC_NAME,
+            parent: net.proc_net(),
+        }
     }
 }
+
+// SAFETY: Only removed, which may be done from any thread.
+#[cfg(CONFIG_PROC_FS)]
+unsafe impl Send for ProcNetEntry {}
+// SAFETY: `&ProcNetEntry` gives no access.
+#[cfg(CONFIG_PROC_FS)]
+unsafe impl Sync for ProcNetEntry {}
 
 #[cfg(CONFIG_PROC_FS)]
 impl Drop for ProcNetEntry {
     fn drop(&mut self) {
         // SAFETY: The entry exists (type invariant); removal waits for running readers.
-        unsafe { remove_proc_entry(self.name.as_char_ptr(), bindings::init_net.proc_net) };
+        unsafe { remove_proc_entry(self.name.as_char_ptr(), self.parent) };
     }
 }

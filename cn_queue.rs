@@ -70,6 +70,11 @@ impl<H> CallbackEntry<H> {
         &self.name
     }
 
+    /// The registered handler.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
     /// Whether the entry is not being removed.
     fn is_live(&self) -> bool {
         self.state.load(Ordering::Relaxed) & REMOVED == 0
@@ -98,7 +103,7 @@ impl<H> Invocation<'_, H> {
 
     /// The registered handler.
     pub fn handler(&self) -> &H {
-        &self.entry().handler
+        self.entry().handler()
     }
 }
 

@@ -35,6 +35,11 @@
 //! core ([`Sender::attach_socket_state`], [`SocketState`]), and a broadcast may be filtered per
 //! destination socket by a [`Filter`], which sees that state. Sending allocates nothing but the
 //! socket buffer, so it suits hot paths such as tracepoint probes.
+//!
+//! Network namespaces: the connector has a socket in each. A callback gets the messages of the
+//! initial namespace only, as C callbacks do, unless registered with [`Namespaces::All`]
+//! ([`Registration::new_in`]); it then sees the sender's namespace ([`Sender::net`]) and answers
+//! through it ([`Outgoing::send_in`]). Sending without a namespace sends in the initial one.
 
 use core::{any::TypeId, marker::PhantomData, ptr::NonNull};
 use kernel::{
@@ -118,6 +123,8 @@ pub struct Delivery {
     pub parms: *mut bindings::netlink_skb_parms,
     /// Whether no later message of the same datagram goes to this callback.
     pub last_of_datagram: bool,
+    /// The sender's network namespace, held by the sending socket.
+    pub net: *mut bindings::net,
 }
 
 /// The C type of a callback registered from Rust: called with the context pointer it was
@@ -136,10 +143,13 @@ extern "C" {
 }
 
 // The exports of `connector.ko` for its Rust users: registration of a callback with its data,
-// sending a header and data that never waits, and the core's table of per-socket states
-// (`cn_sockstate.rs`).
+// sending a header and data that never waits, the core's table of per-socket states
+// (`cn_sockstate.rs`) and references on network namespaces. Only pointers to `struct net` cross,
+// whose bindgen layout the lint flags for an array member of no concern here.
+#[allow(improper_ctypes)]
 extern "C" {
     pub(crate) fn cn_rust_send(
+        net: *mut bindings::net,
         header: *const CnMsg,
         data: *const u8,
         len: usize,
@@ -154,6 +164,7 @@ extern "C" {
         name: *const c_char,
         callback: Option<DeliveryCallback>,
         ctx: *const c_void,
+        all_namespaces: bool,
     ) -> c_int;
     pub(crate) fn cn_sock_state_get(
         sk: *mut bindings::sock,
@@ -176,6 +187,109 @@ extern "C" {
         visit: Option<StateVisitFn>,
         ctx: *mut c_void,
     ) -> c_int;
+    pub(crate) fn cn_get_net(net: *mut bindings::net);
+    pub(crate) fn cn_put_net(net: *mut bindings::net);
+}
+
+/// A network namespace, borrowed: that of a message's sender, or the initial one.
+///
+/// # Invariants
+///
+/// `net` is a live network namespace for `'a`.
+#[derive(Clone, Copy)]
+pub struct Namespace<'a> {
+    net: NonNull<bindings::net>,
+    _lifetime: PhantomData<&'a bindings::net>,
+}
+
+impl Namespace<'static> {
+    /// The initial network namespace, where C users of the connector live.
+    pub fn initial() -> Self {
+        // INVARIANT: `init_net` is a static object, never torn down.
+        Self {
+            // SAFETY: The address of a static is not null.
+            net: unsafe { NonNull::new_unchecked(&raw mut bindings::init_net) },
+            _lifetime: PhantomData,
+        }
+    }
+}
+
+impl Namespace<'_> {
+    /// Whether this is the initial network namespace.
+    pub fn is_initial(self) -> bool {
+        self == Namespace::initial()
+    }
+
+    /// The namespace's inode number: what `readlink /proc/PID/ns/net` shows, `net:[INODE]`.
+    pub fn inode(self) -> u32 {
+        // SAFETY: `net` is live (type invariant); `ns.inum` is set before the namespace is in
+        // use and never changes.
+        unsafe { (*self.net.as_ptr()).ns.inum }
+    }
+
+    /// Takes a reference on the namespace, to send in it later. While held, the namespace is
+    /// not torn down: hold it no longer than what it is for (typically, a listener).
+    pub fn get(self) -> NamespaceRef {
+        // SAFETY: `net` is live (type invariant), so a reference may be taken.
+        unsafe { cn_get_net(self.net.as_ptr()) };
+        // INVARIANT: Just taken.
+        NamespaceRef { net: self.net }
+    }
+}
+
+impl PartialEq for Namespace<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.net == other.net
+    }
+}
+
+impl Eq for Namespace<'_> {}
+
+/// A reference on a network namespace, dropped with this object.
+///
+/// # Invariants
+///
+/// `net` is a network namespace on which this object holds a reference.
+pub struct NamespaceRef {
+    net: NonNull<bindings::net>,
+}
+
+// SAFETY: A reference may be dropped from any thread.
+unsafe impl Send for NamespaceRef {}
+// SAFETY: `&NamespaceRef` only reads the namespace, which is thread-safe.
+unsafe impl Sync for NamespaceRef {}
+
+impl NamespaceRef {
+    /// The namespace, alive while the reference is.
+    pub fn namespace(&self) -> Namespace<'_> {
+        // INVARIANT: Held (type invariant), so live while `self` is borrowed.
+        Namespace {
+            net: self.net,
+            _lifetime: PhantomData,
+        }
+    }
+}
+
+impl Clone for NamespaceRef {
+    fn clone(&self) -> Self {
+        self.namespace().get()
+    }
+}
+
+impl Drop for NamespaceRef {
+    fn drop(&mut self) {
+        // SAFETY: The reference is held (type invariant) and dropped once, here; any context.
+        unsafe { cn_put_net(self.net.as_ptr()) };
+    }
+}
+
+/// The network namespaces whose messages a callback gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Namespaces {
+    /// The initial namespace only, as callbacks registered from C.
+    Initial,
+    /// Every namespace: the callback answers in the sender's ([`Sender::net`]).
+    All,
 }
 
 /// A received connector message: the `cn_msg` header and its data.
@@ -267,28 +381,38 @@ impl<'a> Message<'a> {
 /// # Invariants
 ///
 /// `parms` is valid for reads for `'a`. Its `sk` is null or the sending socket, which stays alive
-/// for `'a`. The callback registered for `owner` stays registered for `'a` (the sender is seen
-/// during one of its invocations).
+/// for `'a`, as does `net`, the sender's network namespace. The callback registered for `owner`
+/// stays registered for `'a` (the sender is seen during one of its invocations).
 pub struct Sender<'a> {
     parms: NonNull<bindings::netlink_skb_parms>,
     owner: CbId,
+    net: Namespace<'a>,
     _lifetime: PhantomData<&'a bindings::netlink_skb_parms>,
 }
 
 impl Sender<'_> {
-    /// Views the sender parameters handed to the callback registered for `owner`.
+    /// Views the sender parameters handed to the callback registered for `owner`, from a
+    /// sender in the network namespace `net`.
     ///
     /// # Safety
     ///
     /// `parms` is valid for reads for the lifetime of the result, and its `sk` is null or the
     /// sending socket, alive for that lifetime (the core calls callbacks from the netlink input
-    /// function, inside the sender's `sendmsg()`, which holds the socket); the result is used
-    /// only during an invocation of the callback registered for `owner`.
-    pub unsafe fn from_raw(parms: NonNull<bindings::netlink_skb_parms>, owner: CbId) -> Self {
+    /// function, inside the sender's `sendmsg()`, which holds the socket), as is `net`; the
+    /// result is used only during an invocation of the callback registered for `owner`.
+    pub unsafe fn from_raw(
+        parms: NonNull<bindings::netlink_skb_parms>,
+        owner: CbId,
+        net: NonNull<bindings::net>,
+    ) -> Self {
         // INVARIANT: By the safety requirements.
         Self {
             parms,
             owner,
+            net: Namespace {
+                net,
+                _lifetime: PhantomData,
+            },
             _lifetime: PhantomData,
         }
     }
@@ -342,6 +466,12 @@ impl Sender<'_> {
 }
 
 impl<'a> Sender<'a> {
+    /// The sender's network namespace: where an answer goes ([`Outgoing::send_in`]). Always the
+    /// initial one for a callback registered for [`Namespaces::Initial`].
+    pub fn net(&self) -> Namespace<'a> {
+        self.net
+    }
+
     /// The sending socket's state of type `T`, if it has one (see [`SocketState`]).
     pub fn socket_state<T: SocketState>(&self) -> Option<&'a T> {
         let sk = self.socket()?;
@@ -538,16 +668,19 @@ unsafe extern "C" fn dispatch<T: Callback>(ctx: *const c_void, delivery: *const 
     // SAFETY: `ctx` is the registration's live `T`, only ever shared; the core passes a valid
     // delivery.
     let (callback, delivery) = unsafe { (&*ctx.cast::<T>(), &*delivery) };
-    let (Some(msg), Some(parms)) = (NonNull::new(delivery.msg), NonNull::new(delivery.parms))
-    else {
+    let (Some(msg), Some(parms), Some(net)) = (
+        NonNull::new(delivery.msg),
+        NonNull::new(delivery.parms),
+        NonNull::new(delivery.net),
+    ) else {
         return;
     };
     // SAFETY: The core passes a complete message that stays valid during the call, written to by
     // nobody else.
     let msg = unsafe { Message::from_raw(msg, delivery.last_of_datagram) };
-    // SAFETY: The core passes `parms` and its socket valid for the duration of the call, which is
-    // an invocation of the callback registered for `delivery.id`.
-    let sender = unsafe { Sender::from_raw(parms, delivery.id) };
+    // SAFETY: The core passes `parms`, its socket and the namespace valid for the duration of the
+    // call, which is an invocation of the callback registered for `delivery.id`.
+    let sender = unsafe { Sender::from_raw(parms, delivery.id, net) };
     callback.receive(&msg, &sender);
 }
 
@@ -563,12 +696,18 @@ pub struct Registration<T: Callback> {
 }
 
 impl<T: Callback> Registration<T> {
-    /// Registers `data` for messages sent to `id`, listed under `name` (at most 31 bytes are
-    /// kept): each message is handed to `data.receive()`.
+    /// Registers `data` for messages sent to `id` from the initial network namespace, listed
+    /// under `name` (at most 31 bytes are kept): each message is handed to `data.receive()`.
     ///
     /// Fails with `EINVAL` if `id` is already registered, `EAGAIN` if the core is not ready.
     /// May sleep.
     pub fn new(id: CbId, name: &CStr, data: Arc<T>) -> Result<Self> {
+        Self::new_in(id, name, data, Namespaces::Initial)
+    }
+
+    /// As [`Registration::new`], for the messages from the network namespaces `namespaces`
+    /// says; the callback is listed in the `/proc/net/connector` of each.
+    pub fn new_in(id: CbId, name: &CStr, data: Arc<T>, namespaces: Namespaces) -> Result<Self> {
         // SAFETY: `id` and `name` are valid for the duration of the call; the core copies them.
         // `dispatch::<T>` matches `DeliveryCallback` and stays valid while this module is loaded,
         // which outlasts the registration as long as the registration is not leaked (as with
@@ -581,6 +720,7 @@ impl<T: Callback> Registration<T> {
                 name.as_char_ptr(),
                 Some(dispatch::<T>),
                 Arc::as_ptr(&data).cast(),
+                namespaces == Namespaces::All,
             )
         })?;
         // INVARIANT: Registered just now, with `data`'s `T`.
@@ -679,13 +819,19 @@ impl Outgoing<'_> {
     /// and `EMSGSIZE` if the data does not fit in a connector message; for a port, `EAGAIN` when
     /// its buffer is full and `ECONNREFUSED` when it is gone.
     pub fn send(&self, to: Destination, sleep: Sleep) -> Result {
+        self.send_in(Namespace::initial(), to, sleep)
+    }
+
+    /// As [`Outgoing::send`], through the connector socket of the network namespace `net`: to a
+    /// port or the listeners of a group there. `ECONNREFUSED` if `net` is still being set up.
+    pub fn send_in(&self, net: Namespace<'_>, to: Destination, sleep: Sleep) -> Result {
         let (portid, group) = match to {
             Destination::Registered => (0, 0),
             Destination::Group(group) => (0, group),
             Destination::Port(portid) => (portid, 0),
         };
         // SAFETY: No filter.
-        unsafe { self.send_raw(portid, group, sleep, None, core::ptr::null_mut()) }
+        unsafe { self.send_raw(net, portid, group, sleep, None, core::ptr::null_mut()) }
     }
 
     /// Broadcasts the message to `group` (`0`: the group of the callback registered for its id),
@@ -701,6 +847,17 @@ impl Outgoing<'_> {
         filter_data: &F::Data,
         sleep: Sleep,
     ) -> Result {
+        self.broadcast_filtered_in::<F>(Namespace::initial(), group, filter_data, sleep)
+    }
+
+    /// As [`Outgoing::broadcast_filtered`], to the listeners in the network namespace `net`.
+    pub fn broadcast_filtered_in<F: Filter>(
+        &self,
+        net: Namespace<'_>,
+        group: u32,
+        filter_data: &F::Data,
+        sleep: Sleep,
+    ) -> Result {
         let ctx = FilterContext {
             owner: self.id,
             data: filter_data,
@@ -709,6 +866,7 @@ impl Outgoing<'_> {
         // with `ctx`, a `FilterContext<F::Data>` that outlives it.
         unsafe {
             self.send_raw(
+                net,
                 0,
                 group,
                 sleep,
@@ -718,14 +876,15 @@ impl Outgoing<'_> {
         }
     }
 
-    /// Sends the message's header and data through the core, with the routing of the C
-    /// `cn_netlink_send_mult()`, never waiting for room at a receiver.
+    /// Sends the message's header and data through the core's socket in `net`, with the routing
+    /// of the C `cn_netlink_send_mult()`, never waiting for room at a receiver.
     ///
     /// # Safety
     ///
     /// `filter`, if any, is safe to call with `filter_data` in the calling context.
     unsafe fn send_raw(
         &self,
+        net: Namespace<'_>,
         portid: u32,
         group: u32,
         sleep: Sleep,
@@ -739,10 +898,12 @@ impl Outgoing<'_> {
             len: u16::try_from(self.data.len()).map_err(|_| EMSGSIZE)?,
             flags: self.flags,
         };
-        // SAFETY: `header` and the `data.len()` bytes at `data` are valid for reads during the
-        // call, which only reads them; `filter` by the safety requirements.
+        // SAFETY: `net` is live during the call (`Namespace` invariant); `header` and the
+        // `data.len()` bytes at `data` are valid for reads during the call, which only reads
+        // them; `filter` by the safety requirements.
         to_result(unsafe {
             cn_rust_send(
+                net.net.as_ptr(),
                 &header,
                 self.data.as_ptr(),
                 self.data.len(),

@@ -2,8 +2,9 @@
 
 //! The connector core: userspace <-> kernelspace messaging over `NETLINK_CONNECTOR`.
 //!
-//! Creates the connector's netlink kernel socket, keeps the callbacks registered by [`CbId`],
-//! hands each message from userspace to the callback of its id, and exports ([`cn_abi`]) the C
+//! Creates the connector's netlink kernel socket in every network namespace, keeps the callbacks
+//! registered by [`CbId`], hands each message from userspace to the callback of its id if that
+//! callback takes messages from the sender's namespace, and exports ([`cn_abi`]) the C
 //! ABI of `connector.h` and the safe Rust API's entry points (`connector_api.rs`). The files:
 //! README.md, *Layout*; what the core does beyond the C connector: *Behaviour*.
 
@@ -30,9 +31,12 @@ pub mod cn_sockstate;
 pub mod cn_waitmap;
 pub mod connector_api;
 
-use cn_netlink::{BindingNet, InSkb, KernelSocket, NetlinkProtocol, OutSkb, ReleasedSocket};
 #[cfg(CONFIG_PROC_FS)]
-use cn_netlink::{ProcNetEntry, SeqShow};
+use cn_netlink::ProcNetEntry;
+use cn_netlink::{
+    InSkb, KernelSocket, Net, NetId, NetlinkProtocol, NetlinkSocket, OutSkb, PerNetSockets,
+    ReleasedSocket,
+};
 use cn_notify::{NotifyEvent, NotifyRequest, NotifyRequests};
 use cn_queue::CallbackQueue;
 use cn_rx::{Frame, MAX_MSGS_PER_DATAGRAM};
@@ -71,6 +75,15 @@ enum Handler {
     Control,
 }
 
+impl Handler {
+    /// Whether the handler takes messages from sockets in `net`: every handler those of the
+    /// initial namespace, as in C; only Rust callbacks that asked for them those of the others.
+    #[inline]
+    fn accepts(&self, net: Net<'_>) -> bool {
+        net.is_initial() || matches!(self, Handler::Rust(rust) if rust.all_namespaces)
+    }
+}
+
 /// A callback of the safe Rust API (`connector_api.rs`) and the context it is called with: the
 /// address of its registration's data.
 ///
@@ -81,6 +94,8 @@ enum Handler {
 struct RustCallback {
     callback: DeliveryCallback,
     ctx: *const c_void,
+    /// Whether it takes messages from every network namespace (else the initial one only).
+    all_namespaces: bool,
 }
 
 // SAFETY: `ctx` is only handed back to `callback`, which may be called with it from any thread
@@ -89,14 +104,18 @@ unsafe impl Send for RustCallback {}
 // SAFETY: As above: shared use only copies `ctx` to hand it to `callback`.
 unsafe impl Sync for RustCallback {}
 
-/// The connector. Built in the order that keeps a failed load harmless: the socket, through which
-/// userspace reaches the module's code, comes last. Dropped in the order of the fields: the
-/// socket first.
+/// The connector. Built in the order that keeps a failed load harmless: the sockets, through
+/// which userspace reaches the module's code, come last, and input is ignored until the
+/// connector is published. Dropped in the order of the fields: the sockets first.
 #[pin_data]
 struct Connector {
+    /// The socket in the initial namespace: that of the C ABI.
     socket: KernelSocket,
     #[cfg(CONFIG_PROC_FS)]
     proc: Option<ProcNetEntry>,
+    /// The sockets in the other namespaces.
+    #[pin]
+    namespaces: PerNetSockets<Self>,
     #[pin]
     requests: Mutex<NotifyRequests>,
     /// Whether `requests` has any request in force: set under its mutex, read without it, so
@@ -125,7 +144,7 @@ fn connector() -> Option<&'static Connector> {
 }
 
 impl Connector {
-    fn new(module: &'static ThisModule, control_id: CbId) -> impl PinInit<Self, Error> {
+    fn new(control_id: CbId) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             queue <- CallbackQueue::new(),
             states <- SocketStates::new(),
@@ -137,12 +156,13 @@ impl Connector {
                     .add(control_id, b"cn_control", Handler::Control)
                     .inspect_err(|_| pr_err!("cannot register the control id {idx}:{val}\n"))?;
             },
+            namespaces <- PerNetSockets::new(),
             // As the C connector: without its `/proc` file, the connector still works.
             #[cfg(CONFIG_PROC_FS)]
-            proc: ProcNetEntry::new::<Self>(c"connector")
+            proc: ProcNetEntry::new::<Self>(Net::initial())
                 .inspect_err(|e| pr_warn!("cannot create /proc/net/connector: {:?}\n", e))
                 .ok(),
-            socket: KernelSocket::new::<Self>(bindings::NETLINK_CONNECTOR, CN_GROUPS, module)
+            socket: KernelSocket::new::<Self>(Net::initial())
                 .inspect_err(|_| {
                     pr_err!(
                         "cannot create the NETLINK_CONNECTOR socket: in use (by the in-tree `cn`?) or out of memory\n"
@@ -193,6 +213,7 @@ impl Connector {
             // SAFETY: No filter; a broadcast never waits.
             let _ = unsafe {
                 self.send(
+                    self.socket.socket(),
                     &msg,
                     &[msg.as_bytes()],
                     0,
@@ -206,9 +227,21 @@ impl Connector {
         }
     }
 
-    /// Sends a `cn_msg` as one netlink message made of `parts` in order (`header` is a copy of
-    /// its header), routed as [`cn_abi::cn_netlink_send_mult`] says; waits for room at a port
-    /// only if `may_wait`. Returns the bytes sent to a port, 0 for a broadcast.
+    /// The connector socket in `net`. `ECONNREFUSED` if it has none (yet): `net` is being set
+    /// up.
+    #[inline]
+    fn socket_in<'a>(&'a self, net: Net<'a>) -> Result<NetlinkSocket<'a>> {
+        if net.is_initial() {
+            Ok(self.socket.socket())
+        } else {
+            self.namespaces.get(net).ok_or(ECONNREFUSED)
+        }
+    }
+
+    /// Sends a `cn_msg` through `socket` as one netlink message made of `parts` in order
+    /// (`header` is a copy of its header), routed as [`cn_abi::cn_netlink_send_mult`] says;
+    /// waits for room at a port only if `may_wait`. Returns the bytes sent to a port, 0 for a
+    /// broadcast.
     ///
     /// # Safety
     ///
@@ -218,6 +251,7 @@ impl Connector {
     #[inline(always)]
     unsafe fn send<const N: usize>(
         &self,
+        socket: NetlinkSocket<'_>,
         header: &CnMsg,
         parts: &[&[u8]; N],
         portid: u32,
@@ -232,20 +266,17 @@ impl Connector {
         } else {
             self.queue.group_of(header.id).ok_or(ENODEV)?
         };
-        if portid == 0 && !self.socket.has_listeners(group) {
+        if portid == 0 && !socket.has_listeners(group) {
             return Err(ESRCH);
         }
         let skb = OutSkb::new_done(header.seq, parts, group, gfp)?;
         if group != 0 {
             // SAFETY: `filter` is safe to call here by our own safety requirements.
-            unsafe {
-                self.socket
-                    .broadcast(skb, portid, group, gfp, filter, filter_data)
-            }
+            unsafe { socket.broadcast(skb, portid, group, gfp, filter, filter_data) }
             .map(|()| 0)
         } else {
             // SAFETY: `may_wait` only where sleeping is allowed, by our safety requirements.
-            unsafe { self.socket.unicast(skb, portid, may_wait) }
+            unsafe { socket.unicast(skb, portid, may_wait) }
         }
     }
 
@@ -253,6 +284,12 @@ impl Connector {
     /// acked if asked to; the others are only answered, with `EMSGSIZE`, if they ask.
     #[inline(always)]
     fn receive(&self, skb: &InSkb<'_>) {
+        let socket = skb.socket();
+        let net = if socket == self.socket.socket() {
+            Net::initial()
+        } else {
+            socket.net()
+        };
         let mut offset = 0;
         let mut handled = 0;
         while let Some(frame) = Frame::parse(skb.data(), offset) {
@@ -264,7 +301,7 @@ impl Connector {
                 handled += 1;
                 // SAFETY: `Frame::parse` framed `frame` in `skb.data()`, just above, at offset 0
                 // or at the `next` of the frame before: a multiple of 4.
-                unsafe { self.dispatch(skb, frame, MAX_MSGS_PER_DATAGRAM - handled) }
+                unsafe { self.dispatch(skb, net, frame, MAX_MSGS_PER_DATAGRAM - handled) }
             } else {
                 Err(EMSGSIZE)
             };
@@ -275,16 +312,21 @@ impl Connector {
     }
 
     /// Calls the callback registered for the id of the message `frame` if it passed the checks
-    /// (`EINVAL` if not), `budget` more messages of the datagram being left to handle.
+    /// (`EINVAL` if not) and the callback takes messages from `net`, the sender's namespace
+    /// (`ENODEV` if not, as for no callback), `budget` more messages of the datagram being left
+    /// to handle.
     ///
     /// # Safety
     ///
     /// `frame` was returned by [`Frame::parse`] over `skb.data()`, at an offset that is a
     /// multiple of 4.
     #[inline(always)]
-    unsafe fn dispatch(&self, skb: &InSkb<'_>, frame: Frame, budget: usize) -> Result {
+    unsafe fn dispatch(&self, skb: &InSkb<'_>, net: Net<'_>, frame: Frame, budget: usize) -> Result {
         let id = frame.id.ok_or(EINVAL)?;
         let invocation = self.queue.invoke(id).ok_or(ENODEV)?;
+        if !invocation.handler().accepts(net) {
+            return Err(ENODEV);
+        }
         // With an id, `Frame::parse` found a complete `cn_msg` with its data in the payload of
         // the message at `frame.offset` within `skb.data()`, which is 4-byte aligned (`InSkb`
         // invariant), as is `frame.offset` (our safety requirements).
@@ -297,16 +339,18 @@ impl Connector {
                 // reference to them is live.
                 unsafe { callback(msg, parms.as_ptr()) };
             }
-            Handler::Rust(RustCallback { callback, ctx }) => {
+            Handler::Rust(RustCallback { callback, ctx, .. }) => {
                 let delivery = Delivery {
                     id,
                     msg,
                     parms: parms.as_ptr(),
+                    net: net.as_ptr(),
                     last_of_datagram: !cn_rx::more_for(skb.data(), frame.next, id, budget),
                 };
-                // SAFETY: As above, and `delivery` is valid during the call, an invocation of the
-                // callback registered for the message's id, which may be called with `ctx`
-                // (`RustCallback` invariant).
+                // SAFETY: As above, and `delivery` is valid during the call, with the sender's
+                // namespace, held by the sending socket; an invocation of the callback registered
+                // for the message's id, which may be called with `ctx` (`RustCallback`
+                // invariant).
                 unsafe { callback(ctx, &delivery) };
             }
             Handler::Control => {
@@ -315,7 +359,7 @@ impl Connector {
                 // sending socket in the parameters is held by its `sendmsg()`, which runs us,
                 // during an invocation of the control id.
                 let (msg, sender) =
-                    unsafe { (Message::from_raw(msg, true), Sender::from_raw(parms, id)) };
+                    unsafe { (Message::from_raw(msg, true), Sender::from_raw(parms, id, net.as_non_null())) };
                 self.control(&msg, &sender)?;
             }
         }
@@ -337,7 +381,20 @@ impl Connector {
     }
 }
 
+/// Where netlink keeps the connector's sockets in each network namespace.
+static CN_NET_ID: NetId = NetId::new();
+
 impl NetlinkProtocol for Connector {
+    const UNIT: u32 = bindings::NETLINK_CONNECTOR;
+    const GROUPS: u32 = CN_GROUPS;
+    const NET_ID: &'static NetId = &CN_NET_ID;
+    #[cfg(CONFIG_PROC_FS)]
+    const PROC_NAME: &'static CStr = c"connector";
+
+    fn module() -> &'static ThisModule {
+        &<ConnectorModule as kernel::ModuleMetadata>::THIS_MODULE
+    }
+
     /// A datagram sent to the connector by userspace.
     #[inline]
     fn input(skb: &InSkb<'_>) {
@@ -347,7 +404,7 @@ impl NetlinkProtocol for Connector {
     }
 
     /// `CAP_NET_ADMIN` in the socket's namespace, or only the process events group.
-    fn bind(net: &BindingNet<'_>, group: u32) -> Result {
+    fn bind(net: Net<'_>, group: u32) -> Result {
         if group != CN_IDX_PROC && !net.net_admin_capable() {
             return Err(EPERM);
         }
@@ -367,15 +424,17 @@ impl NetlinkProtocol for Connector {
         // kernel's process events connector does), which the C connector's release hook frees.
         unsafe { sk.kfree_user_data_if_member(CN_IDX_PROC) };
     }
-}
 
-/// `/proc/net/connector`: the registered callbacks, in the C connector's format.
-#[cfg(CONFIG_PROC_FS)]
-impl SeqShow for Connector {
-    fn show(m: &kernel::seq_file::SeqFile) -> Result {
+    /// `/proc/net/connector`: the callbacks that take messages from `net`, in the C connector's
+    /// format.
+    #[cfg(CONFIG_PROC_FS)]
+    fn show(m: &kernel::seq_file::SeqFile, net: Net<'_>) -> Result {
         kernel::seq_print!(m, "Name            ID\n");
         if let Some(connector) = connector() {
             connector.queue.for_each(|entry| {
+                if !entry.handler().accepts(net) {
+                    return;
+                }
                 let name = CallbackName(entry.name());
                 kernel::seq_print!(m, "{:<15} {}:{}\n", name, entry.id().idx, entry.id().val);
             });
@@ -415,10 +474,10 @@ struct ConnectorModule {
 }
 
 impl kernel::Module for ConnectorModule {
-    fn init(module: &'static ThisModule) -> Result<Self> {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
         use module_parameters::{ctl_idx, ctl_val};
         let control_id = CbId::new(ctl_idx.value(), ctl_val.value());
-        let connector = KBox::pin_init(Connector::new(module, control_id), GFP_KERNEL)?;
+        let connector = KBox::pin_init(Connector::new(control_id), GFP_KERNEL)?;
         // Complete: from here on, input is handled (before, it was ignored).
         CONNECTOR.store((&raw const *connector).cast_mut(), Ordering::Release);
         pr_info!("ready, control id {}:{}\n", control_id.idx, control_id.val);
@@ -439,17 +498,12 @@ impl Drop for ConnectorModule {
 #[kunit_tests(cn_core)]
 mod tests {
     use super::*;
-    use kernel::ModuleMetadata;
 
     #[test]
     fn second_socket_for_the_unit_is_refused() {
         // KUnit runs this suite once the module is live, so the connector holds the unit: a
         // second kernel socket for it must fail (with nothing leaked) instead of stealing it.
-        let second = KernelSocket::new::<Connector>(
-            bindings::NETLINK_CONNECTOR,
-            CN_GROUPS,
-            &<ConnectorModule as ModuleMetadata>::THIS_MODULE,
-        );
+        let second = KernelSocket::new::<Connector>(Net::initial());
         assert_eq!(second.err(), Some(EBUSY));
         assert!(connector().is_some());
     }
