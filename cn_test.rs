@@ -5,8 +5,10 @@
 //! Registers `{CN_NETLINK_USERS + 3, 0x456}` and `{CN_NETLINK_USERS + 3, 0x457}`, logs every
 //! message it receives, and broadcasts `counter = N` from a timer every `interval_ms` to the
 //! group of `0x457`. With `reply=1` it also answers each message the way the connector protocol
-//! prescribes: same id and `seq`, `ack + 1`, same data, to the sender's port. Uses only the safe
-//! API of `connector_api.rs`.
+//! prescribes: same id and `seq`, `ack + 1`, same data, to the sender's port. With
+//! `all_namespaces=1` its ids take messages from every network namespace, logged with the
+//! sender's namespace (`net=INODE`) and answered there. Uses only the safe API of
+//! `connector_api.rs`.
 
 use kernel::{
     impl_has_hr_timer,
@@ -24,7 +26,10 @@ use kernel::{
 
 pub mod connector_api;
 
-use connector_api::{Callback, CbId, Destination, Message, Outgoing, Registration, Sender, Sleep};
+use connector_api::{
+    Callback, CbId, Destination, Message, Namespace, Namespaces, Outgoing, Registration, Sender,
+    Sleep,
+};
 
 module! {
     type: CnTest,
@@ -44,6 +49,10 @@ module! {
         delay_ms: u32 {
             default: 0,
             description: "Milliseconds each callback sleeps before it returns (unload tests)",
+        },
+        all_namespaces: bool {
+            default: false,
+            description: "Take messages from every network namespace, not the initial one only",
         },
     },
 }
@@ -65,8 +74,10 @@ impl Callback for CnTestCallback {
     fn receive(&self, msg: &Message<'_>, sender: &Sender<'_>) {
         let data = msg.data();
         let text = data.split(|&b| b == 0).next().unwrap_or_default();
+        let net = sender.net();
         pr_info!(
-            "cn_test_callback: idx={:x}, val={:x}, seq={}, ack={}, len={}: {}.\n",
+            "cn_test_callback: {}idx={:x}, val={:x}, seq={}, ack={}, len={}: {}.\n",
+            NetTag(net),
             msg.id().idx,
             msg.id().val,
             msg.seq(),
@@ -83,11 +94,25 @@ impl Callback for CnTestCallback {
             // broadcast to it would be, and it sees `ENOBUFS`. That is its own doing: no warning.
             match msg
                 .reply(data)
-                .send(Destination::Port(sender.portid()), Sleep::MayBlock)
+                .send_in(net, Destination::Port(sender.portid()), Sleep::MayBlock)
             {
                 Ok(()) | Err(EAGAIN) => {}
                 Err(e) => pr_warn!("reply to port {} failed: {:?}\n", sender.portid(), e),
             }
+        }
+    }
+}
+
+/// How a message's log line names the sender's network namespace: not at all for the initial
+/// one (the C sample's format), `net=INODE: ` for the others.
+struct NetTag<'a>(Namespace<'a>);
+
+impl core::fmt::Display for NetTag<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if self.0.is_initial() {
+            Ok(())
+        } else {
+            write!(f, "net={}: ", self.0.inode())
         }
     }
 }
@@ -166,8 +191,13 @@ impl kernel::Module for CnTest {
             },
             GFP_KERNEL,
         )?;
-        let id = Registration::new(CN_TEST_ID, c"cn_test", callback.clone())?;
-        let timer_id = Registration::new(CN_TEST_TIMER_ID, c"cn_test", callback)?;
+        let namespaces = if module_parameters::all_namespaces.value() {
+            Namespaces::All
+        } else {
+            Namespaces::Initial
+        };
+        let id = Registration::new_in(CN_TEST_ID, c"cn_test", callback.clone(), namespaces)?;
+        let timer_id = Registration::new_in(CN_TEST_TIMER_ID, c"cn_test", callback, namespaces)?;
         let interval_ms = module_parameters::interval_ms.value();
         let ticker = if interval_ms > 0 {
             let interval = Delta::from_millis(i64::from(interval_ms));
