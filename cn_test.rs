@@ -107,8 +107,8 @@ impl Callback for CnTestCallback {
 /// one (the C sample's format), `net=INODE: ` for the others.
 struct NetTag<'a>(Namespace<'a>);
 
-impl core::fmt::Display for NetTag<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+impl kernel::fmt::Display for NetTag<'_> {
+    fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
         if self.0.is_initial() {
             Ok(())
         } else {
