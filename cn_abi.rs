@@ -9,8 +9,10 @@
 
 use crate::{
     cn_netlink::{self, Net},
-    connector, connector_api::StateDropFn, connector_api::StateVisitFn, CbId, CnMsg,
-    Connector, DeliveryCallback, Handler, RawCallback, RustCallback,
+    connector,
+    connector_api::StateDropFn,
+    connector_api::StateVisitFn,
+    CbId, CnMsg, Connector, DeliveryCallback, Handler, RawCallback, RustCallback,
 };
 use core::{any::TypeId, mem::size_of, ptr, ptr::NonNull, slice};
 use kernel::{bindings, error::from_result, prelude::*, transmute::AsBytes};

@@ -429,7 +429,15 @@ impl NetId {
     pub const fn new() -> Self {
         Self(UnsafeCell::new(0))
     }
+}
 
+impl Default for NetId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl NetId {
     fn get(&self) -> c_uint {
         // SAFETY: Not written once readers run (see `Sync`).
         unsafe { *self.0.get() }

@@ -334,7 +334,7 @@ impl Callback for McastCtl {
         // The sender's namespaces: the view of its events if it listens. The callback runs in
         // the sender's context.
         let mut from_initial = false;
-        let subscribed = Namespaces::of_current().and_then(|from| {
+        let subscribed = Namespaces::of_current(sender.net()).and_then(|from| {
             from_initial = from.is_none();
             let (subscription, _) = sender.attach_socket_state::<Subscription>(Sleep::MayBlock)?;
             Ok(subscription.apply(request, from))
@@ -368,9 +368,11 @@ impl Callback for McastCtl {
             ProcFilter::delivers(state, &versioned)
         });
         if err != 0 && !received {
-            let _ = msg
-                .reply(event.as_bytes())
-                .send(Destination::Port(sender.portid()), Sleep::MayBlock);
+            let _ = msg.reply(event.as_bytes()).send_in(
+                sender.net(),
+                Destination::Port(sender.portid()),
+                Sleep::MayBlock,
+            );
         }
     }
 }
@@ -421,7 +423,8 @@ impl Filter for ProcFilter {
 
 /// What the probes and the callback share.
 struct Shared {
-    /// Per CPU: the sequence number of its next message, behind a lock that also keeps the sender
+    /// Per CPU: the initial view's sequence number of its next message (the other views keep
+    /// theirs, see [`View::next_seq`]), behind a lock that also keeps the sender
     /// on that CPU until the message is sent, so that each CPU's messages go out in order (the C
     /// `local_lock`).
     seq: KVec<Pin<KBox<SpinLock<u32>>>>,
@@ -441,8 +444,8 @@ impl Shared {
     }
 
     /// Sends the event that `build` makes (if any) for each view with listeners to the listeners
-    /// of that view, as the C `send_msg()`: with this CPU's next sequence number (one for all
-    /// views) and the CPU in the event, through the filter, never sleeping. While nobody listens,
+    /// of that view, in its network namespace, as the C `send_msg()`: with the view's next
+    /// sequence number on this CPU and the CPU in the event, through the filter, never sleeping. While nobody listens,
     /// nothing is built. Failures (nobody in the group, no memory) lose the event, as in C.
     fn send<D: EventData>(&self, ack: u32, build: impl Fn(View<'_>) -> Option<D>) {
         self.send_in(ns::ALL_VIEWS, ack, build);
@@ -464,7 +467,6 @@ impl Shared {
             if CpuId::current() != cpu {
                 continue;
             }
-            let mut sent = false;
             ns::for_each_view(views, |view, id| {
                 let Some(data) = build(view) else {
                     return;
@@ -472,20 +474,20 @@ impl Shared {
                 let event = ProcEvent::new(&data, cpu.as_u32(), timestamp_ns);
                 let msg = Outgoing {
                     id: CN_PROC_ID,
-                    seq: *seq,
+                    seq: view.next_seq(cpu.as_u32() as usize, &mut seq),
                     ack,
                     flags: 0,
                     data: event.as_bytes(),
                 };
                 let versioned = Versioned { event, view: id };
                 // Nobody to deliver to (`ESRCH`) or no memory: the event is lost, as in C.
-                let _ =
-                    msg.broadcast_filtered::<ProcFilter>(CN_IDX_PROC, &versioned, Sleep::NoWait);
-                sent = true;
+                let _ = msg.broadcast_filtered_in::<ProcFilter>(
+                    view.net(),
+                    CN_IDX_PROC,
+                    &versioned,
+                    Sleep::NoWait,
+                );
             });
-            if sent {
-                *seq = seq.wrapping_add(1);
-            }
             return;
         }
     }
@@ -636,8 +638,13 @@ impl kernel::Module for CnProcExample {
             },
             GFP_KERNEL,
         )?;
-        let registration = Registration::new(CN_PROC_ID, c"cn_proc", callback)
-            .inspect_err(|e| pr_err!("cannot register with the connector: {:?}\n", e))?;
+        let registration = Registration::new_in(
+            CN_PROC_ID,
+            c"cn_proc",
+            callback,
+            connector_api::Namespaces::All,
+        )
+        .inspect_err(|e| pr_err!("cannot register with the connector: {:?}\n", e))?;
         let all = probes();
         let mut probes = Probes::new(shared.clone(), all.len())?;
         for probe in all {

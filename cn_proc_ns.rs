@@ -3,13 +3,14 @@
 //! Listeners in other namespaces: the views of the process events.
 //!
 //! A listener sees the events in the namespaces of the process that sent its `LISTEN`: its
-//! active pid namespace and its user namespace. Those are its *view*: view 0 is the initial
-//! namespaces (the pids and ids of the C connector), and each other pair of namespaces among the
-//! listeners has a slot of a small table ([`Table`], at most [`MAX_VIEWS`]), held as long as a
-//! socket's subscription recorded it. Each event is built once per view that has listeners
-//! ([`for_each_view`]), with the pids of its tasks in that view's pid namespace and the ids in its
-//! user namespace ([`View`]), and goes to the listeners of that view only (the broadcast filter
-//! compares views).
+//! active pid namespace and its user namespace, and the network namespace of its socket. Those
+//! are its *view*: view 0 is the initial namespaces (the pids and ids of the C connector), and
+//! each other triple of namespaces among the listeners has a slot of a small table ([`Table`], at
+//! most [`MAX_VIEWS`]), held as long as a socket's subscription recorded it. Each event is built
+//! once per view that has listeners ([`for_each_view`]), with the pids of its tasks in that
+//! view's pid namespace and the ids in its user namespace ([`View`]), and is broadcast in that
+//! view's network namespace to the listeners of that view only (the broadcast filter compares
+//! views).
 //!
 //! The table changes only under a mutex, at requests and when subscriptions go (process
 //! context). The probes, in atomic context, read what it publishes: which views have listeners
@@ -18,7 +19,10 @@
 //! (until then a probe may still send with that view id the events it built for the old
 //! namespaces).
 
-use crate::{raw, Ids};
+use crate::{
+    connector_api::{Namespace, NamespaceRef},
+    raw, Ids,
+};
 use core::{
     ptr::null_mut,
     sync::atomic::{AtomicPtr, AtomicU32, Ordering},
@@ -31,9 +35,14 @@ use kernel::{
     task::{Pid, Task},
 };
 
-/// The most pairs of namespaces other than the initial ones that subscriptions may be in at
+/// The most triples of namespaces other than the initial ones that subscriptions may be in at
 /// once; a `LISTEN` from one more is refused with `ENOSPC`.
 pub(crate) const MAX_VIEWS: usize = 16;
+
+/// The most of those views one user (but the global root) may hold at once, so that one user
+/// cannot take them all from the others' containers: a `LISTEN` that would hold one more is
+/// refused with `EDQUOT`.
+pub(crate) const MAX_VIEWS_PER_USER: usize = 4;
 
 /// A view: [`INITIAL`], or 1 + the slot of its namespaces in the [`Table`].
 pub(crate) type ViewId = u32;
@@ -59,30 +68,62 @@ pub(crate) const fn listening_view(state: Listening) -> Option<ViewId> {
     state.checked_sub(1)
 }
 
-/// A subscriber's namespaces, held: its active pid namespace, and its credentials, which hold its
-/// user namespace.
+/// A subscriber's namespaces, held: its active pid namespace, its credentials, which hold its
+/// user namespace, and its socket's network namespace; and the view's own sequence numbers.
 pub(crate) struct Namespaces {
     pid_ns: ARef<PidNamespace>,
     cred: ARef<Credential>,
+    net: NamespaceRef,
+    /// Per CPU: the sequence number of the view's next message on that CPU, changed only under
+    /// that CPU's sequence lock (see [`View::next_seq`]). A view of its own: its listeners learn
+    /// nothing from the numbers of the events they do not see.
+    seq: KVec<AtomicU32>,
+}
+
+/// What the [`Table`] needs of a view's key.
+pub(crate) trait ViewKey: PartialEq {
+    /// The user its views count against ([`MAX_VIEWS_PER_USER`]), `None` for one without a
+    /// limit.
+    fn user(&self) -> Option<u32>;
+}
+
+impl ViewKey for Namespaces {
+    /// The subscriber's effective uid in the initial user namespace (its owner, for a container
+    /// in a user namespace); the global root has no limit.
+    fn user(&self) -> Option<u32> {
+        let uid = self.cred.euid().into_raw().val;
+        (uid != 0).then_some(uid)
+    }
 }
 
 impl Namespaces {
-    /// The current task's, or `None` if they are the initial ones.
-    pub(crate) fn of_current() -> Result<Option<Self>> {
-        if raw::current_in_init_namespaces() {
+    /// The current task's, with its socket in `net`; `None` if they are the initial ones.
+    pub(crate) fn of_current(net: Namespace<'_>) -> Result<Option<Self>> {
+        if raw::current_in_init_namespaces() && net.is_initial() {
             return Ok(None);
         }
         let pid_ns = kernel::current!().get_pid_ns().ok_or(ESRCH)?;
         let cred = raw::current_cred();
-        Ok(Some(Self { pid_ns, cred }))
+        let cpus = kernel::cpu::nr_cpu_ids() as usize;
+        let mut seq = KVec::with_capacity(cpus, GFP_KERNEL)?;
+        for _ in 0..cpus {
+            seq.push(AtomicU32::new(0), GFP_KERNEL)?;
+        }
+        Ok(Some(Self {
+            pid_ns,
+            cred,
+            net: net.get(),
+            seq,
+        }))
     }
 }
 
 impl PartialEq for Namespaces {
-    /// The same pid and user namespaces (other parts of the credentials do not count).
+    /// The same pid, user and network namespaces (other parts of the credentials do not count).
     fn eq(&self, other: &Self) -> bool {
         core::ptr::eq(self.pid_ns.as_ptr(), other.pid_ns.as_ptr())
             && core::ptr::eq(raw::user_ns(&self.cred), raw::user_ns(&other.cred))
+            && self.net.namespace() == other.net.namespace()
     }
 }
 
@@ -102,6 +143,31 @@ pub(crate) enum View<'a> {
 }
 
 impl View<'_> {
+    /// The network namespace whose listeners get the view's events.
+    pub(crate) fn net(&self) -> Namespace<'_> {
+        match self {
+            Self::Initial => Namespace::initial(),
+            Self::Of(ns) => ns.net.namespace(),
+        }
+    }
+
+    /// Takes the view's next sequence number on CPU `cpu`, whose sequence lock the caller holds
+    /// and with it `initial`, the initial view's number on that CPU.
+    pub(crate) fn next_seq(&self, cpu: usize, initial: &mut u32) -> u32 {
+        match self {
+            Self::Initial => {
+                let seq = *initial;
+                *initial = seq.wrapping_add(1);
+                seq
+            }
+            // Only the holder of the CPU's lock changes the number: no read-modify-write race.
+            Self::Of(ns) => ns
+                .seq
+                .get(cpu)
+                .map_or(0, |seq| seq.fetch_add(1, Ordering::Relaxed)),
+        }
+    }
+
     /// The ids of `task`, or `None` if it is not visible in this view.
     pub(crate) fn ids(&self, task: &Task) -> Option<Ids> {
         match self {
@@ -168,7 +234,7 @@ pub(crate) struct Table<K, const N: usize> {
     initial_listeners: u32,
 }
 
-impl<K: PartialEq, const N: usize> Table<K, N> {
+impl<K: ViewKey, const N: usize> Table<K, N> {
     /// An empty table.
     pub(crate) const fn new() -> Self {
         Self {
@@ -178,7 +244,8 @@ impl<K: PartialEq, const N: usize> Table<K, N> {
     }
 
     /// Records one more holder of the view of `key`: its slot if it has one, else a new one.
-    /// Errors: `ENOSPC` if all `N` slots are taken by other keys, `ENOMEM`.
+    /// Errors: `EDQUOT` if its user holds [`MAX_VIEWS_PER_USER`] other views, `ENOSPC` if all `N`
+    /// slots are taken by other keys, `ENOMEM`.
     pub(crate) fn hold(&mut self, key: K) -> Result<ViewId> {
         if let Some(i) = self
             .slots
@@ -189,6 +256,12 @@ impl<K: PartialEq, const N: usize> Table<K, N> {
                 slot.holders += 1;
             }
             return Ok(i as ViewId + 1);
+        }
+        if let Some(user) = key.user() {
+            let held = self.slots.iter().flatten();
+            if held.filter(|s| s.key.user() == Some(user)).count() >= MAX_VIEWS_PER_USER {
+                return Err(EDQUOT);
+            }
         }
         let free = self.slots.iter().position(Option::is_none).ok_or(ENOSPC)?;
         self.slots[free] = Some(Slot {
@@ -428,6 +501,31 @@ mod tests {
         assert!(t.release(INITIAL).is_none());
         t.count(INITIAL, false);
         assert_eq!(t.listeners(), 0);
+        Ok(())
+    }
+
+    /// Test keys: the hundreds are the user, 0 has no limit.
+    impl ViewKey for u32 {
+        fn user(&self) -> Option<u32> {
+            Some(self / 100).filter(|&user| user != 0)
+        }
+    }
+
+    #[test]
+    fn one_user_holds_a_bounded_number_of_views() -> Result {
+        let mut t = Table::<u32, { MAX_VIEWS_PER_USER + 3 }>::new();
+        let mine: [ViewId; MAX_VIEWS_PER_USER] =
+            [t.hold(100)?, t.hold(101)?, t.hold(102)?, t.hold(103)?];
+        // One more of that user is refused; one it holds is not; others still get theirs.
+        assert_eq!(t.hold(104), Err(EDQUOT));
+        assert_eq!(t.hold(101)?, mine[1]);
+        assert!(t.hold(200).is_ok());
+        // Without a limit (the global root's), up to the table's size.
+        assert!(t.hold(1).is_ok() && t.hold(2).is_ok());
+        assert_eq!(t.hold(3), Err(ENOSPC));
+        // A view given back (and reclaimed) makes room for another of that user.
+        assert!(t.release(mine[0]).is_some_and(|i| t.reclaim(i).is_some()));
+        assert!(t.hold(104).is_ok());
         Ok(())
     }
 

@@ -272,8 +272,7 @@ impl Connector {
         let skb = OutSkb::new_done(header.seq, parts, group, gfp)?;
         if group != 0 {
             // SAFETY: `filter` is safe to call here by our own safety requirements.
-            unsafe { socket.broadcast(skb, portid, group, gfp, filter, filter_data) }
-            .map(|()| 0)
+            unsafe { socket.broadcast(skb, portid, group, gfp, filter, filter_data) }.map(|()| 0)
         } else {
             // SAFETY: `may_wait` only where sleeping is allowed, by our safety requirements.
             unsafe { socket.unicast(skb, portid, may_wait) }
@@ -321,7 +320,13 @@ impl Connector {
     /// `frame` was returned by [`Frame::parse`] over `skb.data()`, at an offset that is a
     /// multiple of 4.
     #[inline(always)]
-    unsafe fn dispatch(&self, skb: &InSkb<'_>, net: Net<'_>, frame: Frame, budget: usize) -> Result {
+    unsafe fn dispatch(
+        &self,
+        skb: &InSkb<'_>,
+        net: Net<'_>,
+        frame: Frame,
+        budget: usize,
+    ) -> Result {
         let id = frame.id.ok_or(EINVAL)?;
         let invocation = self.queue.invoke(id).ok_or(ENODEV)?;
         if !invocation.handler().accepts(net) {
@@ -358,8 +363,12 @@ impl Connector {
                 // SAFETY: As above; nothing writes to the message while these views live, and the
                 // sending socket in the parameters is held by its `sendmsg()`, which runs us,
                 // during an invocation of the control id.
-                let (msg, sender) =
-                    unsafe { (Message::from_raw(msg, true), Sender::from_raw(parms, id, net.as_non_null())) };
+                let (msg, sender) = unsafe {
+                    (
+                        Message::from_raw(msg, true),
+                        Sender::from_raw(parms, id, net.as_non_null()),
+                    )
+                };
                 self.control(&msg, &sender)?;
             }
         }
