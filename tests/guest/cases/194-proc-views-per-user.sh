@@ -9,19 +9,17 @@
 load_core
 insmod /modules/cn_proc_example.ko || fail "insmod cn_proc_example.ko failed"
 mark_dmesg
+rm -f /tmp/user*.pid
 
-pids=
 i=1
 while [ $i -le 4 ]; do
-	as_user unshare -U -r cnctl proc --timeout-ms 60000 >/tmp/user$i.out 2>/tmp/user$i.err &
-	pids="$pids $!"
+	# The listener's own pid (that of `as_user` is a shell's): unshare and cnctl take it by exec.
+	as_user sh -c 'echo $$ >/tmp/user'$i'.pid; exec unshare -U -r cnctl proc --timeout-ms 60000' \
+		>/tmp/user$i.out 2>/tmp/user$i.err &
 	proc_requested user$i
 	wait_for /tmp/user$i.out '^proc [0-9.]+ none err=0 ' 10 "the user's listener $i was not accepted"
 	i=$((i + 1))
 done
-# shellcheck disable=SC2086
-set -- $pids
-first=$1
 
 as_user unshare -U -r cnctl proc --timeout-ms 2000 >/tmp/user5.out 2>/tmp/user5.err
 cat /tmp/user5.out
@@ -31,11 +29,17 @@ unshare -U -r cnctl proc --timeout-ms 2000 >/tmp/root.out 2>/tmp/root.err
 grep -E -q '^proc [0-9.]+ none err=0 ' /tmp/root.out ||
 	fail "root's listener in a new namespace was refused: $(cat /tmp/root.out)"
 
-kill $first
-wait $first
+first=$(cat /tmp/user1.pid)
+kill "$first"
+_i=0
+while kill -0 "$first" 2>/dev/null; do
+	_i=$((_i + 1))
+	[ $_i -le 100 ] || fail "the user's first listener did not end"
+	sleep 0.1
+done
 as_user unshare -U -r cnctl proc --timeout-ms 2000 >/tmp/user6.out 2>/tmp/user6.err
 grep -E -q '^proc [0-9.]+ none err=0 ' /tmp/user6.out ||
 	fail "the user was refused after one of its listeners had gone: $(cat /tmp/user6.out)"
-kill $pids 2>/dev/null
+for i in 2 3 4; do kill "$(cat /tmp/user$i.pid)"; done
 wait
 expect_no_dmesg "cn_proc|EDQUOT"
