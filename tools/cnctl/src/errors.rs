@@ -148,6 +148,10 @@ pub fn parse_ns_link(target: &str) -> Option<u64> {
 /// How to load the connector.
 const LOAD_CONNECTOR: &str = "modprobe connector, or insmod connector.ko";
 
+/// Which connector serves which network namespaces.
+const PER_NAMESPACE: &str = "the in-tree connector (cn.ko) has a socket in the initial network \
+                             namespace only, connector.ko one in every namespace";
+
 /// What to add to the error `e` met while doing `ctx`: its likely cause. `netns` is asked only
 /// when the namespace matters (the kernel refused a send: it has no connector socket for us).
 pub fn hint(e: i32, ctx: Ctx, netns: impl FnOnce() -> NetNs) -> Option<String> {
@@ -161,19 +165,17 @@ pub fn hint(e: i32, ctx: Ctx, netns: impl FnOnce() -> NetNs) -> Option<String> {
             format!("the connector is not loaded: {LOAD_CONNECTOR}")
         }
         // The socket opened, but the kernel has no connector socket in this network
-        // namespace to take the send: the connector's exists only in the initial one.
+        // namespace to take the send: the in-tree connector has one in the initial one only.
         (libc::ECONNREFUSED, Ctx::Send) => match netns() {
             NetNs::Initial => {
                 format!("the connector is not loaded or was unloaded: {LOAD_CONNECTOR}")
             }
             NetNs::Other(inode) => format!(
-                "the connector socket exists only in the initial network namespace; \
-                 this process is in net:[{inode}]"
+                "no connector socket in this network namespace, net:[{inode}]: {PER_NAMESPACE}"
             ),
             NetNs::Unknown => format!(
                 "no connector socket in this network namespace (/proc/self/ns/net is not \
-                 readable); the connector socket exists only in the initial network \
-                 namespace, and is there after {LOAD_CONNECTOR}"
+                 readable): {PER_NAMESPACE}, after {LOAD_CONNECTOR}"
             ),
         },
         _ => return None,
@@ -251,14 +253,16 @@ mod tests {
         );
         assert_eq!(
             refused(NetNs::Other(4026532288)),
-            "the connector socket exists only in the initial network namespace; this process \
-             is in net:[4026532288]"
+            "no connector socket in this network namespace, net:[4026532288]: the in-tree \
+             connector (cn.ko) has a socket in the initial network namespace only, connector.ko \
+             one in every namespace"
         );
         assert_eq!(
             refused(NetNs::Unknown),
             "no connector socket in this network namespace (/proc/self/ns/net is not \
-             readable); the connector socket exists only in the initial network namespace, \
-             and is there after modprobe connector, or insmod connector.ko"
+             readable): the in-tree connector (cn.ko) has a socket in the initial network \
+             namespace only, connector.ko one in every namespace, after modprobe connector, or \
+             insmod connector.ko"
         );
         // The namespace is looked at only for a refused send.
         let untouched = || -> NetNs { panic!("namespace looked up") };
