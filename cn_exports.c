@@ -20,7 +20,7 @@ int cn_add_rust_callback(const struct cb_id *id, const char *name,
 			 const void *ctx, bool all_namespaces);
 int cn_rust_send(struct net *net, const struct cn_msg *header, const void *data, size_t len,
 		 u32 portid, u32 group, gfp_t gfp_mask, netlink_filter_fn filter, void *filter_data);
-void cn_get_net(struct net *net);
+bool cn_maybe_get_net(struct net *net);
 void cn_put_net(struct net *net);
 void *cn_sock_state_get(struct sock *sk, const struct cb_id *owner, const void *type_id);
 int cn_sock_state_attach(struct sock *sk, const struct cb_id *owner, const void *type_id,
@@ -34,5 +34,5 @@ EXPORT_SYMBOL_GPL(cn_rust_send);
 EXPORT_SYMBOL_GPL(cn_sock_state_get);
 EXPORT_SYMBOL_GPL(cn_sock_state_attach);
 EXPORT_SYMBOL_GPL(cn_sock_state_visit);
-EXPORT_SYMBOL_GPL(cn_get_net);
+EXPORT_SYMBOL_GPL(cn_maybe_get_net);
 EXPORT_SYMBOL_GPL(cn_put_net);

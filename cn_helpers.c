@@ -21,7 +21,7 @@ void cn_sock_set_sndtimeo_ms(struct sock *sk, unsigned int ms);
 void cn_cond_resched(void);
 struct net *cn_sock_net(const struct sock *sk);
 void *cn_net_generic(const struct net *net, unsigned int id);
-void cn_get_net(struct net *net);
+bool cn_maybe_get_net(struct net *net);
 void cn_put_net(struct net *net);
 struct cn_wait_map *cn_wait_map_new(const char *name);
 void cn_wait_map_free(struct cn_wait_map *map);
@@ -56,10 +56,10 @@ void *cn_net_generic(const struct net *net, unsigned int id)
 	return net_generic(net, id);
 }
 
-/* A reference on @net, which must be live; dropped by cn_put_net(). */
-void cn_get_net(struct net *net)
+/* A reference on @net, unless it is being torn down (false); dropped by cn_put_net(). */
+bool cn_maybe_get_net(struct net *net)
 {
-	get_net(net);
+	return maybe_get_net(net);
 }
 
 void cn_put_net(struct net *net)

@@ -112,7 +112,7 @@ impl Namespaces {
         Ok(Some(Self {
             pid_ns,
             cred,
-            net: net.get(),
+            net: net.get().ok_or(ESRCH)?,
             seq,
         }))
     }

@@ -187,7 +187,7 @@ extern "C" {
         visit: Option<StateVisitFn>,
         ctx: *mut c_void,
     ) -> c_int;
-    pub(crate) fn cn_get_net(net: *mut bindings::net);
+    pub(crate) fn cn_maybe_get_net(net: *mut bindings::net) -> bool;
     pub(crate) fn cn_put_net(net: *mut bindings::net);
 }
 
@@ -227,13 +227,15 @@ impl Namespace<'_> {
         unsafe { (*self.net.as_ptr()).ns.inum }
     }
 
-    /// Takes a reference on the namespace, to send in it later. While held, the namespace is
-    /// not torn down: hold it no longer than what it is for (typically, a listener).
-    pub fn get(self) -> NamespaceRef {
-        // SAFETY: `net` is live (type invariant), so a reference may be taken.
-        unsafe { cn_get_net(self.net.as_ptr()) };
-        // INVARIANT: Just taken.
-        NamespaceRef { net: self.net }
+    /// Takes a reference on the namespace, to send in it later; `None` if it is already being
+    /// torn down (its last reference is gone: no user socket is left in it). While held, the
+    /// namespace is not torn down: hold it no longer than what it is for (typically, a
+    /// listener).
+    pub fn get(self) -> Option<NamespaceRef> {
+        // SAFETY: `net` is live (type invariant): its memory is valid, whatever its count.
+        let taken = unsafe { cn_maybe_get_net(self.net.as_ptr()) };
+        // INVARIANT: Taken if `taken`.
+        taken.then_some(NamespaceRef { net: self.net })
     }
 }
 
@@ -267,12 +269,6 @@ impl NamespaceRef {
             net: self.net,
             _lifetime: PhantomData,
         }
-    }
-}
-
-impl Clone for NamespaceRef {
-    fn clone(&self) -> Self {
-        self.namespace().get()
     }
 }
 
