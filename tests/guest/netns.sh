@@ -63,7 +63,7 @@ expect_no_splat() {
 	CASE_MARK=$NS_START_MARK
 	if dmesg_since_mark | grep -E -- "$SPLAT_RE"; then
 		echo "---- dmesg around the first splat ----"
-		dmesg_since_mark | grep -E -m 1 -B 5 -A 30 -- "$SPLAT_RE"
+		dmesg_since_mark | grep -E -B 5 -A 30 -- "$SPLAT_RE" | head -n 80
 		fail "kernel splat since the case started"
 	fi
 	CASE_MARK=$_saved
