@@ -77,7 +77,7 @@ pub unsafe extern "C" fn cn_add_callback(
     from_result(|| added.map(|()| 0))
 }
 
-/// `int cn_add_rust_callback(const struct cb_id *id, const char *name, void (*callback)(const
+/// `int cn_add_rust_callback_in(const struct cb_id *id, const char *name, void (*callback)(const
 /// void *ctx, const struct cn_delivery *), const void *ctx, bool all_namespaces)`: registers a
 /// callback of the safe Rust API, which gets `ctx` and a [`crate::Delivery`], for messages from
 /// every network namespace if `all_namespaces` (else from the initial one, as C callbacks);
@@ -88,7 +88,7 @@ pub unsafe extern "C" fn cn_add_callback(
 /// As [`cn_add_callback`], and `callback` may be called with `ctx` from any thread until
 /// `cn_del_callback(id)` returns.
 #[no_mangle]
-pub unsafe extern "C" fn cn_add_rust_callback(
+pub unsafe extern "C" fn cn_add_rust_callback_in(
     id: *const CbId,
     name: *const c_char,
     callback: Option<DeliveryCallback>,
@@ -105,7 +105,7 @@ pub unsafe extern "C" fn cn_add_rust_callback(
         })
     });
     // SAFETY: By the safety requirements.
-    let added = unsafe { add("cn_add_rust_callback", id, name, handler) };
+    let added = unsafe { add("cn_add_rust_callback_in", id, name, handler) };
     from_result(|| added.map(|()| 0))
 }
 
@@ -233,7 +233,7 @@ pub unsafe extern "C" fn cn_netlink_send_multi(
     unsafe { cn_netlink_send_mult(msg, len, portid, group, gfp_mask, None, ptr::null_mut()) }
 }
 
-/// `int cn_rust_send(struct net *net, const struct cn_msg *header, const void *data, size_t len,
+/// `int cn_rust_send_in(struct net *net, const struct cn_msg *header, const void *data, size_t len,
 /// u32 portid, u32 group, gfp_t gfp_mask, netlink_filter_fn filter, void *filter_data)`: the safe
 /// Rust API's send of `*header` (its `len` set to `len`) and the `len` bytes at `data`, in one
 /// socket buffer built from both, through the connector socket of `net` (null: the initial
@@ -247,7 +247,7 @@ pub unsafe extern "C" fn cn_netlink_send_multi(
 /// `filter`, if any, is safe to call with `filter_data` in the calling context.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
-pub unsafe extern "C" fn cn_rust_send(
+pub unsafe extern "C" fn cn_rust_send_in(
     net: *mut bindings::net,
     header: *const CnMsg,
     data: *const u8,
@@ -261,7 +261,7 @@ pub unsafe extern "C" fn cn_rust_send(
     let send = || -> Result {
         let connector = running()?;
         if header.is_null() || (data.is_null() && len != 0) {
-            pr_err!("cn_rust_send: null header or data\n");
+            pr_err!("cn_rust_send_in: null header or data\n");
             return Err(EINVAL);
         }
         if len > usize::from(u16::MAX) {
@@ -438,9 +438,9 @@ const _: () = {
     use crate::connector_api as api;
     let _: [unsafe extern "C" fn(_); 2] = [api::cn_del_callback, cn_del_callback];
     let _: [unsafe extern "C" fn(_, _, _, _, _) -> _; 2] =
-        [api::cn_add_rust_callback, cn_add_rust_callback];
+        [api::cn_add_rust_callback_in, cn_add_rust_callback_in];
     let _: [unsafe extern "C" fn(_, _, _, _, _, _, _, _, _) -> _; 2] =
-        [api::cn_rust_send, cn_rust_send];
+        [api::cn_rust_send_in, cn_rust_send_in];
     let _: [unsafe extern "C" fn(_, _, _) -> _; 2] = [api::cn_sock_state_get, cn_sock_state_get];
     let _: [unsafe extern "C" fn(_, _, _, _, _, _, _) -> _; 2] =
         [api::cn_sock_state_attach, cn_sock_state_attach];

@@ -15,10 +15,10 @@ struct cn_delivery;
 struct net;
 struct sock;
 int cn_netlink_send_multi(struct cn_msg *msg, u16 len, u32 portid, u32 group, gfp_t gfp_mask);
-int cn_add_rust_callback(const struct cb_id *id, const char *name,
+int cn_add_rust_callback_in(const struct cb_id *id, const char *name,
 			 void (*callback)(const void *ctx, const struct cn_delivery *delivery),
 			 const void *ctx, bool all_namespaces);
-int cn_rust_send(struct net *net, const struct cn_msg *header, const void *data, size_t len,
+int cn_rust_send_in(struct net *net, const struct cn_msg *header, const void *data, size_t len,
 		 u32 portid, u32 group, gfp_t gfp_mask, netlink_filter_fn filter, void *filter_data);
 bool cn_maybe_get_net(struct net *net);
 void cn_put_net(struct net *net);
@@ -29,8 +29,8 @@ int cn_sock_state_visit(struct sock *sk, const struct cb_id *owner, const void *
 			int (*visit)(const void *state, void *ctx), void *ctx);
 
 EXPORT_SYMBOL_GPL(cn_netlink_send_multi);
-EXPORT_SYMBOL_GPL(cn_add_rust_callback);
-EXPORT_SYMBOL_GPL(cn_rust_send);
+EXPORT_SYMBOL_GPL(cn_add_rust_callback_in);
+EXPORT_SYMBOL_GPL(cn_rust_send_in);
 EXPORT_SYMBOL_GPL(cn_sock_state_get);
 EXPORT_SYMBOL_GPL(cn_sock_state_attach);
 EXPORT_SYMBOL_GPL(cn_sock_state_visit);

@@ -11,7 +11,7 @@ use core::{
     cell::UnsafeCell,
     marker::PhantomData,
     ptr::NonNull,
-    sync::atomic::{AtomicBool, AtomicPtr, Ordering},
+    sync::atomic::{AtomicPtr, Ordering},
 };
 #[cfg(CONFIG_PROC_FS)]
 use kernel::seq_file::SeqFile;
@@ -280,12 +280,22 @@ unsafe impl Send for KernelSocket {}
 unsafe impl Sync for KernelSocket {}
 
 impl KernelSocket {
-    /// Creates the kernel socket of protocol `T` in `net`, whose hooks call those of `T`;
-    /// messages to a port wait for room at most [`UNICAST_WAIT_MS`] (its send timeout). `EBUSY`
-    /// if the unit already has a kernel socket in `net` (e.g. the in-tree connector is loaded)
-    /// or netlink could not allocate it (it does not say which). The socket must be dropped
-    /// before `net` goes.
-    pub fn new<T: NetlinkProtocol>(net: Net<'_>) -> Result<Self> {
+    /// Creates the kernel socket of protocol `T` in `net`, the initial namespace (the others'
+    /// are [`PerNetSockets`]), whose hooks call those of `T`; messages to a port wait for room at
+    /// most [`UNICAST_WAIT_MS`] (its send timeout). `EBUSY` if the unit already has a kernel
+    /// socket there (e.g. the in-tree connector is loaded) or netlink could not allocate it (it
+    /// does not say which).
+    pub fn new<T: NetlinkProtocol>(net: Net<'static>) -> Result<Self> {
+        // SAFETY: The initial namespace outlives every socket.
+        unsafe { Self::create::<T>(net) }
+    }
+
+    /// As [`KernelSocket::new`], in any namespace.
+    ///
+    /// # Safety
+    ///
+    /// The socket is dropped before `net` goes.
+    unsafe fn create<T: NetlinkProtocol>(net: Net<'_>) -> Result<Self> {
         let mut cfg = bindings::netlink_kernel_cfg {
             groups: T::GROUPS,
             flags: bindings::NL_CFG_F_NONROOT_RECV,
@@ -294,8 +304,9 @@ impl KernelSocket {
             unbind: None,
             release: Some(Adapter::<T>::release_callback),
         };
-        // SAFETY: `net` is live; `cfg` is valid for the call and copied by netlink; the module
-        // outlives the socket (released in `drop`, before the module's exit returns).
+        // SAFETY: `net` is live, and outlives the socket by our safety requirements; `cfg` is
+        // valid for the call and copied by netlink; the module outlives the socket (released in
+        // `drop`, before the module's exit returns).
         let sock = unsafe {
             bindings::__netlink_kernel_create(
                 net.as_ptr(),
@@ -349,7 +360,7 @@ impl<'a> NetlinkSocket<'a> {
         unsafe { Net::from_raw(NonNull::new_unchecked(cn_sock_net(self.sock.as_ptr()))) }
     }
 
-    /// Whether anybody listens on `group`.
+    /// Whether anybody listens on `group`, in any namespace (netlink keeps one count for all).
     #[inline]
     pub fn has_listeners(self, group: u32) -> bool {
         // SAFETY: `sock` is a valid kernel netlink socket (type invariant).
@@ -450,7 +461,7 @@ impl NetId {
 struct NetSlot {
     sock: AtomicPtr<bindings::sock>,
     #[cfg(CONFIG_PROC_FS)]
-    proc: AtomicBool,
+    proc: core::sync::atomic::AtomicBool,
 }
 
 /// The kernel sockets of protocol `T` in every network namespace but the initial one, created
@@ -502,11 +513,12 @@ impl<T: NetlinkProtocol> PerNetSockets<T> {
 
     /// The socket of the protocol in `net`, a namespace other than the initial one: none if it
     /// is the initial one, or is being set up and does not have its socket yet.
-    pub fn get<'a>(&self, net: Net<'a>) -> Option<NetlinkSocket<'a>> {
+    pub fn get<'a>(&'a self, net: Net<'a>) -> Option<NetlinkSocket<'a>> {
         // SAFETY: The registration (type invariant) gave every live namespace its slot.
         let slot = unsafe { slot::<T>(net) };
-        // INVARIANT: A socket in the slot lives until the exit of `net`, which cannot run while
-        // `net` is live.
+        // INVARIANT: A socket in the slot lives until the exit hook runs for `net`: when `net` is
+        // torn down, which cannot happen while it is live, or when `self` is dropped, which
+        // cannot happen while it is borrowed.
         NonNull::new(slot.sock.load(Ordering::Acquire)).map(|sock| NetlinkSocket {
             sock,
             _lifetime: PhantomData,
@@ -554,11 +566,15 @@ impl<T: NetlinkProtocol> Adapter<T> {
         // SAFETY: Called for a registered subsystem.
         let slot = unsafe { slot::<T>(net) };
         from_result(|| {
-            let socket = core::mem::ManuallyDrop::new(KernelSocket::new::<T>(net)?);
+            // SAFETY: Released by the exit hook, which runs before `net` goes.
+            let socket = core::mem::ManuallyDrop::new(unsafe { KernelSocket::create::<T>(net) }?);
             // Owned by the slot from here on: released by the exit hook.
             slot.sock.store(socket.sock.as_ptr(), Ordering::Release);
             #[cfg(CONFIG_PROC_FS)]
-            if let Ok(entry) = ProcNetEntry::new::<T>(net) {
+            // As in the initial namespace, the socket works without it. No log line: any user may
+            // create namespaces.
+            // SAFETY: Removed by the exit hook, which runs before `net` goes.
+            if let Ok(entry) = unsafe { ProcNetEntry::create::<T>(net) } {
                 core::mem::forget(entry);
                 slot.proc.store(true, Ordering::Relaxed);
             }
@@ -570,8 +586,11 @@ impl<T: NetlinkProtocol> Adapter<T> {
     ///
     /// # Safety
     ///
-    /// Called by the pernet code only, with a namespace being torn down: no user socket is left
-    /// in it, and its slot is not used by anybody else any more.
+    /// Called by the pernet code only, with a namespace being torn down, or with any namespace
+    /// when the subsystem is unregistered (the protocol's module is going). Either way no user
+    /// socket of the protocol is left in it (in the first case the namespace has no user socket
+    /// at all; in the second each would hold a reference on the module), so its slot is not
+    /// used by anybody else any more.
     unsafe extern "C" fn net_exit_callback(net: *mut bindings::net) {
         let Some(net) = NonNull::new(net) else {
             return;
@@ -820,10 +839,20 @@ pub struct ProcNetEntry {
 
 #[cfg(CONFIG_PROC_FS)]
 impl ProcNetEntry {
-    /// Creates `T::PROC_NAME` in the `/proc/net` of `net`, world-readable, printed by `T::show`,
-    /// which may run from now until the drop of this object returns, which must come before
-    /// `net` goes.
-    pub fn new<T: NetlinkProtocol>(net: Net<'_>) -> Result<Self> {
+    /// Creates `T::PROC_NAME` in the `/proc/net` of `net`, the initial namespace (the others'
+    /// come with [`PerNetSockets`]), world-readable, printed by `T::show`, which may run from
+    /// now until the drop of this object returns.
+    pub fn new<T: NetlinkProtocol>(net: Net<'static>) -> Result<Self> {
+        // SAFETY: The initial namespace outlives every entry.
+        unsafe { Self::create::<T>(net) }
+    }
+
+    /// As [`ProcNetEntry::new`], in any namespace.
+    ///
+    /// # Safety
+    ///
+    /// The entry is dropped before `net` goes.
+    unsafe fn create<T: NetlinkProtocol>(net: Net<'_>) -> Result<Self> {
         // SAFETY: `PROC_NAME` is a static string; `net` and its `/proc/net` directory are live;
         // the show function takes the file being shown, with `net` as its data.
         let entry = unsafe {

@@ -241,9 +241,10 @@ impl Default for Subscription {
 
 impl Subscription {
     /// Applies `request` from a sender in the namespaces `from` (`None`: the initial ones);
-    /// returns the errno of the acknowledgement. A `LISTEN` from a pair of namespaces beyond the
-    /// [`ns::MAX_VIEWS`] that subscriptions hold already changes nothing and is refused
-    /// (`ENOSPC`).
+    /// returns the errno of the acknowledgement. A `LISTEN` from namespaces beyond the
+    /// [`ns::MAX_VIEWS`] that subscriptions hold already, or beyond the
+    /// [`ns::MAX_VIEWS_PER_USER`] of its user, changes nothing and is refused (`ENOSPC`,
+    /// `EDQUOT`).
     fn apply(&self, request: ProcInput, from: Option<Namespaces>) -> u32 {
         let (listens, err) = listens_after(request.mcast_op);
         let mut views = VIEWS.lock();
@@ -368,11 +369,9 @@ impl Callback for McastCtl {
             ProcFilter::delivers(state, &versioned)
         });
         if err != 0 && !received {
-            let _ = msg.reply(event.as_bytes()).send_in(
-                sender.net(),
-                Destination::Port(sender.portid()),
-                Sleep::MayBlock,
-            );
+            let _ = msg
+                .reply(event.as_bytes())
+                .send(Destination::Port(sender.portid()), Sleep::MayBlock);
         }
     }
 }

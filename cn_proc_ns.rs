@@ -39,9 +39,10 @@ use kernel::{
 /// once; a `LISTEN` from one more is refused with `ENOSPC`.
 pub(crate) const MAX_VIEWS: usize = 16;
 
-/// The most of those views one user (but the global root) may hold at once, so that one user
-/// cannot take them all from the others' containers: a `LISTEN` that would hold one more is
-/// refused with `EDQUOT`.
+/// The most of those views one user may hold at once, so that one user cannot take them all from
+/// the others' containers: a `LISTEN` that would hold one more is refused with `EDQUOT`. The
+/// user is the one its sender acts for ([`raw::accountable_uid`]: the owner of its container's
+/// user namespace); senders with `CAP_SYS_ADMIN` in the initial user namespace have no limit.
 pub(crate) const MAX_VIEWS_PER_USER: usize = 4;
 
 /// A view: [`INITIAL`], or 1 + the slot of its namespaces in the [`Table`].
@@ -74,9 +75,12 @@ pub(crate) struct Namespaces {
     pid_ns: ARef<PidNamespace>,
     cred: ARef<Credential>,
     net: NamespaceRef,
+    /// The user its view counts against, `None` for the host's administrator.
+    user: Option<u32>,
     /// Per CPU: the sequence number of the view's next message on that CPU, changed only under
     /// that CPU's sequence lock (see [`View::next_seq`]). A view of its own: its listeners learn
-    /// nothing from the numbers of the events they do not see.
+    /// nothing from the numbers of the events they do not see. Empty until the view takes a slot
+    /// ([`ViewKey::prepare`]).
     seq: KVec<AtomicU32>,
 }
 
@@ -85,14 +89,25 @@ pub(crate) trait ViewKey: PartialEq {
     /// The user its views count against ([`MAX_VIEWS_PER_USER`]), `None` for one without a
     /// limit.
     fn user(&self) -> Option<u32>;
+
+    /// Completes a key that takes a new slot (what a key only compared does not need).
+    fn prepare(&mut self) -> Result;
 }
 
 impl ViewKey for Namespaces {
-    /// The subscriber's effective uid in the initial user namespace (its owner, for a container
-    /// in a user namespace); the global root has no limit.
     fn user(&self) -> Option<u32> {
-        let uid = self.cred.euid().into_raw().val;
-        (uid != 0).then_some(uid)
+        self.user
+    }
+
+    /// Allocates the view's sequence numbers.
+    fn prepare(&mut self) -> Result {
+        let cpus = kernel::cpu::nr_cpu_ids() as usize;
+        let mut seq = KVec::with_capacity(cpus, GFP_KERNEL)?;
+        for _ in 0..cpus {
+            seq.push(AtomicU32::new(0), GFP_KERNEL)?;
+        }
+        self.seq = seq;
+        Ok(())
     }
 }
 
@@ -104,16 +119,13 @@ impl Namespaces {
         }
         let pid_ns = kernel::current!().get_pid_ns().ok_or(ESRCH)?;
         let cred = raw::current_cred();
-        let cpus = kernel::cpu::nr_cpu_ids() as usize;
-        let mut seq = KVec::with_capacity(cpus, GFP_KERNEL)?;
-        for _ in 0..cpus {
-            seq.push(AtomicU32::new(0), GFP_KERNEL)?;
-        }
+        let user = (!raw::current_is_host_admin()).then(|| raw::accountable_uid(&cred));
         Ok(Some(Self {
             pid_ns,
             cred,
             net: net.get().ok_or(ESRCH)?,
-            seq,
+            user,
+            seq: KVec::new(),
         }))
     }
 }
@@ -246,7 +258,7 @@ impl<K: ViewKey, const N: usize> Table<K, N> {
     /// Records one more holder of the view of `key`: its slot if it has one, else a new one.
     /// Errors: `EDQUOT` if its user holds [`MAX_VIEWS_PER_USER`] other views, `ENOSPC` if all `N`
     /// slots are taken by other keys, `ENOMEM`.
-    pub(crate) fn hold(&mut self, key: K) -> Result<ViewId> {
+    pub(crate) fn hold(&mut self, mut key: K) -> Result<ViewId> {
         if let Some(i) = self
             .slots
             .iter()
@@ -264,6 +276,7 @@ impl<K: ViewKey, const N: usize> Table<K, N> {
             }
         }
         let free = self.slots.iter().position(Option::is_none).ok_or(ENOSPC)?;
+        key.prepare()?;
         self.slots[free] = Some(Slot {
             key: KBox::new(key, GFP_KERNEL)?,
             holders: 1,
@@ -460,7 +473,7 @@ mod tests {
     }
 
     #[test]
-    fn views_are_counted_per_pair_of_namespaces() -> Result {
+    fn views_are_counted_per_triple_of_namespaces() -> Result {
         let mut t = Table::<u32, 2>::new();
         assert_eq!((t.active(), t.listeners()), (0, 0));
         t.count(INITIAL, true);
@@ -508,6 +521,10 @@ mod tests {
     impl ViewKey for u32 {
         fn user(&self) -> Option<u32> {
             Some(self / 100).filter(|&user| user != 0)
+        }
+
+        fn prepare(&mut self) -> Result {
+            Ok(())
         }
     }
 

@@ -63,6 +63,37 @@ pub(crate) fn user_ns(cred: &Credential) -> *mut bindings::user_namespace {
     unsafe { (*cred.as_ptr()).user_ns }
 }
 
+/// The user that `cred` acts for, as the initial user namespace sees it: its effective uid if it
+/// is in the initial user namespace, else the owner of its outermost user namespace below the
+/// initial one (whoever created the container, whatever ids are mapped in it).
+pub(crate) fn accountable_uid(cred: &Credential) -> u32 {
+    let init = &raw mut bindings::init_user_ns;
+    let mut ns = user_ns(cred);
+    // SAFETY: `cred` holds a reference on its user namespace, and each user namespace on its
+    // parent, up to the initial one; `parent` and `owner` are set at creation and never change.
+    unsafe {
+        if core::ptr::eq(ns, init) {
+            return cred.euid().into_raw().val;
+        }
+        while !(*ns).parent.is_null() && !core::ptr::eq((*ns).parent, init) {
+            ns = (*ns).parent;
+        }
+        (*ns).owner.val
+    }
+}
+
+/// Whether the current task has `CAP_SYS_ADMIN` in the initial user namespace (without an audit
+/// record when it has not).
+pub(crate) fn current_is_host_admin() -> bool {
+    // SAFETY: `init_user_ns` is a static object; the check reads the current task's credentials.
+    unsafe {
+        bindings::ns_capable_noaudit(
+            &raw mut bindings::init_user_ns,
+            bindings::CAP_SYS_ADMIN as kernel::ffi::c_int,
+        )
+    }
+}
+
 /// The uid `uid` (of the initial user namespace) as the user namespace of `cred` sees it, the
 /// overflow uid if it is not mapped there.
 pub(crate) fn uid_in(cred: &Credential, uid: u32) -> u32 {

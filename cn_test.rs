@@ -94,7 +94,7 @@ impl Callback for CnTestCallback {
             // broadcast to it would be, and it sees `ENOBUFS`. That is its own doing: no warning.
             match msg
                 .reply(data)
-                .send_in(net, Destination::Port(sender.portid()), Sleep::MayBlock)
+                .send(Destination::Port(sender.portid()), Sleep::MayBlock)
             {
                 Ok(()) | Err(EAGAIN) => {}
                 Err(e) => pr_warn!("reply to port {} failed: {:?}\n", sender.portid(), e),

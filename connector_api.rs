@@ -148,7 +148,7 @@ extern "C" {
 // whose bindgen layout the lint flags for an array member of no concern here.
 #[allow(improper_ctypes)]
 extern "C" {
-    pub(crate) fn cn_rust_send(
+    pub(crate) fn cn_rust_send_in(
         net: *mut bindings::net,
         header: *const CnMsg,
         data: *const u8,
@@ -159,7 +159,7 @@ extern "C" {
         filter: bindings::netlink_filter_fn,
         filter_data: *mut c_void,
     ) -> c_int;
-    pub(crate) fn cn_add_rust_callback(
+    pub(crate) fn cn_add_rust_callback_in(
         id: *const CbId,
         name: *const c_char,
         callback: Option<DeliveryCallback>,
@@ -288,7 +288,8 @@ pub enum Namespaces {
     All,
 }
 
-/// A received connector message: the `cn_msg` header and its data.
+/// A received connector message: the `cn_msg` header and its data, from the network namespace
+/// `net`.
 ///
 /// # Invariants
 ///
@@ -297,22 +298,32 @@ pub enum Namespaces {
 pub struct Message<'a> {
     msg: NonNull<CnMsg>,
     last_of_datagram: bool,
+    net: Namespace<'a>,
     _lifetime: PhantomData<&'a CnMsg>,
 }
 
 impl<'a> Message<'a> {
     /// Views a message handed to a callback by the connector core, the last one for the
-    /// callback in its datagram if `last_of_datagram`.
+    /// callback in its datagram if `last_of_datagram`, sent from the network namespace `net`.
     ///
     /// # Safety
     ///
     /// `msg` points to a `cn_msg` followed by `msg.len` bytes of data, all valid for reads and
-    /// not written to during `'a`.
-    pub unsafe fn from_raw(msg: NonNull<CnMsg>, last_of_datagram: bool) -> Self {
+    /// not written to during `'a`; `net` is live during `'a`.
+    pub unsafe fn from_raw(
+        msg: NonNull<CnMsg>,
+        last_of_datagram: bool,
+        net: NonNull<bindings::net>,
+    ) -> Self {
         // INVARIANT: By the safety requirements.
         Self {
             msg,
             last_of_datagram,
+            // INVARIANT: `net` is live during `'a`, by the safety requirements.
+            net: Namespace {
+                net,
+                _lifetime: PhantomData,
+            },
             _lifetime: PhantomData,
         }
     }
@@ -359,15 +370,36 @@ impl<'a> Message<'a> {
     }
 
     /// Builds the reply that the connector protocol expects: same id and sequence number,
-    /// acknowledge number plus one.
-    pub fn reply<'d>(&self, data: &'d [u8]) -> Outgoing<'d> {
-        Outgoing {
-            id: self.id(),
-            seq: self.seq(),
-            ack: self.ack().wrapping_add(1),
-            flags: 0,
-            data,
+    /// acknowledge number plus one; sent in the message's network namespace.
+    pub fn reply<'r>(&self, data: &'r [u8]) -> Reply<'r>
+    where
+        'a: 'r,
+    {
+        Reply {
+            msg: Outgoing {
+                id: self.id(),
+                seq: self.seq(),
+                ack: self.ack().wrapping_add(1),
+                flags: 0,
+                data,
+            },
+            net: self.net,
         }
+    }
+}
+
+/// The reply to a received message ([`Message::reply`]): it goes through the connector socket of
+/// the network namespace the message came from, where port ids and groups are those of its
+/// sender.
+pub struct Reply<'a> {
+    msg: Outgoing<'a>,
+    net: Namespace<'a>,
+}
+
+impl Reply<'_> {
+    /// Sends the reply in the request's namespace, as [`Outgoing::send_in`] does.
+    pub fn send(&self, to: Destination, sleep: Sleep) -> Result {
+        self.msg.send_in(self.net, to, sleep)
     }
 }
 
@@ -672,8 +704,8 @@ unsafe extern "C" fn dispatch<T: Callback>(ctx: *const c_void, delivery: *const 
         return;
     };
     // SAFETY: The core passes a complete message that stays valid during the call, written to by
-    // nobody else.
-    let msg = unsafe { Message::from_raw(msg, delivery.last_of_datagram) };
+    // nobody else, and the sender's namespace, held by the sending socket.
+    let msg = unsafe { Message::from_raw(msg, delivery.last_of_datagram, net) };
     // SAFETY: The core passes `parms`, its socket and the namespace valid for the duration of the
     // call, which is an invocation of the callback registered for `delivery.id`.
     let sender = unsafe { Sender::from_raw(parms, delivery.id, net) };
@@ -711,7 +743,7 @@ impl<T: Callback> Registration<T> {
         // the `T` it is given is kept alive by `data` until the drop has unregistered the
         // callback.
         to_result(unsafe {
-            cn_add_rust_callback(
+            cn_add_rust_callback_in(
                 &id,
                 name.as_char_ptr(),
                 Some(dispatch::<T>),
@@ -898,7 +930,7 @@ impl Outgoing<'_> {
         // `data.len()` bytes at `data` are valid for reads during the call, which only reads
         // them; `filter` by the safety requirements.
         to_result(unsafe {
-            cn_rust_send(
+            cn_rust_send_in(
                 net.net.as_ptr(),
                 &header,
                 self.data.as_ptr(),

@@ -106,7 +106,11 @@ unsafe impl Sync for RustCallback {}
 
 /// The connector. Built in the order that keeps a failed load harmless: the sockets, through
 /// which userspace reaches the module's code, come last, and input is ignored until the
-/// connector is published. Dropped in the order of the fields: the sockets first.
+/// connector is published. First the initial namespace's, which fails if the unit is taken (the
+/// in-tree `cn`) before any socket of the unit exists; then those of the other namespaces, whose
+/// registration can fail only for lack of memory (a user socket opened in the meantime would
+/// then hold a module that goes, as for every netlink family with sockets per namespace).
+/// Dropped in the order of the fields: the sockets first.
 #[pin_data]
 struct Connector {
     /// The socket in the initial namespace: that of the C ABI.
@@ -156,18 +160,18 @@ impl Connector {
                     .add(control_id, b"cn_control", Handler::Control)
                     .inspect_err(|_| pr_err!("cannot register the control id {idx}:{val}\n"))?;
             },
-            namespaces <- PerNetSockets::new(),
-            // As the C connector: without its `/proc` file, the connector still works.
-            #[cfg(CONFIG_PROC_FS)]
-            proc: ProcNetEntry::new::<Self>(Net::initial())
-                .inspect_err(|e| pr_warn!("cannot create /proc/net/connector: {:?}\n", e))
-                .ok(),
             socket: KernelSocket::new::<Self>(Net::initial())
                 .inspect_err(|_| {
                     pr_err!(
                         "cannot create the NETLINK_CONNECTOR socket: in use (by the in-tree `cn`?) or out of memory\n"
                     )
                 })?,
+            // As the C connector: without its `/proc` file, the connector still works.
+            #[cfg(CONFIG_PROC_FS)]
+            proc: ProcNetEntry::new::<Self>(Net::initial())
+                .inspect_err(|e| pr_warn!("cannot create /proc/net/connector: {:?}\n", e))
+                .ok(),
+            namespaces <- PerNetSockets::new(),
         })
     }
 
@@ -266,6 +270,8 @@ impl Connector {
         } else {
             self.queue.group_of(header.id).ok_or(ENODEV)?
         };
+        // Netlink counts a group's listeners in all namespaces together: in a namespace where
+        // nobody listens, a broadcast still gets built, and the broadcast says `ESRCH`.
         if portid == 0 && !socket.has_listeners(group) {
             return Err(ESRCH);
         }
@@ -365,7 +371,7 @@ impl Connector {
                 // during an invocation of the control id.
                 let (msg, sender) = unsafe {
                     (
-                        Message::from_raw(msg, true),
+                        Message::from_raw(msg, true, net.as_non_null()),
                         Sender::from_raw(parms, id, net.as_non_null()),
                     )
                 };
