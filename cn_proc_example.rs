@@ -335,7 +335,9 @@ impl Callback for McastCtl {
         // The sender's namespaces: the view of its events if it listens. The callback runs in
         // the sender's context.
         let mut from_initial = false;
-        let subscribed = Namespaces::of_current(sender.net()).and_then(|from| {
+        // The host's network administrator (socket opener and sender) has no per-user limit.
+        let admin = sender.is_net_admin();
+        let subscribed = Namespaces::of_current(sender.net(), admin).and_then(|from| {
             from_initial = from.is_none();
             let (subscription, _) = sender.attach_socket_state::<Subscription>(Sleep::MayBlock)?;
             Ok(subscription.apply(request, from))

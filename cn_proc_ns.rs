@@ -21,7 +21,8 @@
 
 use crate::{
     connector_api::{Namespace, NamespaceRef},
-    raw, Ids,
+    raw::{self, Account},
+    Ids,
 };
 use core::{
     ptr::null_mut,
@@ -41,8 +42,9 @@ pub(crate) const MAX_VIEWS: usize = 16;
 
 /// The most of those views one user may hold at once, so that one user cannot take them all from
 /// the others' containers: a `LISTEN` that would hold one more is refused with `EDQUOT`. The
-/// user is the one its sender acts for ([`raw::accountable_uid`]: the owner of its container's
-/// user namespace); senders with `CAP_SYS_ADMIN` in the initial user namespace have no limit.
+/// user is the one its sender acts for ([`raw::account`]: the owner of its container's user
+/// namespace, or the container itself for one root made); senders with `CAP_NET_ADMIN` in the
+/// initial user namespace have no limit.
 pub(crate) const MAX_VIEWS_PER_USER: usize = 4;
 
 /// A view: [`INITIAL`], or 1 + the slot of its namespaces in the [`Table`].
@@ -75,8 +77,8 @@ pub(crate) struct Namespaces {
     pid_ns: ARef<PidNamespace>,
     cred: ARef<Credential>,
     net: NamespaceRef,
-    /// The user its view counts against, `None` for the host's administrator.
-    user: Option<u32>,
+    /// Whom its view counts against, `None` for the host's administrator.
+    user: Option<Account>,
     /// Per CPU: the sequence number of the view's next message on that CPU, changed only under
     /// that CPU's sequence lock (see [`View::next_seq`]). A view of its own: its listeners learn
     /// nothing from the numbers of the events they do not see. Empty until the view takes a slot
@@ -86,16 +88,23 @@ pub(crate) struct Namespaces {
 
 /// What the [`Table`] needs of a view's key.
 pub(crate) trait ViewKey: PartialEq {
-    /// The user its views count against ([`MAX_VIEWS_PER_USER`]), `None` for one without a
-    /// limit.
-    fn user(&self) -> Option<u32>;
+    /// Whom views count against.
+    type User: PartialEq;
+
+    /// Whom its view counts against ([`MAX_VIEWS_PER_USER`]) if a new slot is taken for it,
+    /// `None` for one without a limit. A slot stays counted against whoever took it, whoever
+    /// holds it later (keys in the initial user namespace, other than the administrator's, that
+    /// share a network namespace: the same view for several uids).
+    fn user(&self) -> Option<Self::User>;
 
     /// Completes a key that takes a new slot (what a key only compared does not need).
     fn prepare(&mut self) -> Result;
 }
 
 impl ViewKey for Namespaces {
-    fn user(&self) -> Option<u32> {
+    type User = Account;
+
+    fn user(&self) -> Option<Account> {
         self.user
     }
 
@@ -112,14 +121,15 @@ impl ViewKey for Namespaces {
 }
 
 impl Namespaces {
-    /// The current task's, with its socket in `net`; `None` if they are the initial ones.
-    pub(crate) fn of_current(net: Namespace<'_>) -> Result<Option<Self>> {
+    /// The current task's, with its socket in `net`; `None` if they are the initial ones. Their
+    /// view has no per-user limit if `admin`.
+    pub(crate) fn of_current(net: Namespace<'_>, admin: bool) -> Result<Option<Self>> {
         if raw::current_in_init_namespaces() && net.is_initial() {
             return Ok(None);
         }
         let pid_ns = kernel::current!().get_pid_ns().ok_or(ESRCH)?;
         let cred = raw::current_cred();
-        let user = (!raw::current_is_host_admin()).then(|| raw::accountable_uid(&cred));
+        let user = (!admin).then(|| raw::account(&cred));
         Ok(Some(Self {
             pid_ns,
             cred,
@@ -271,7 +281,8 @@ impl<K: ViewKey, const N: usize> Table<K, N> {
         }
         if let Some(user) = key.user() {
             let held = self.slots.iter().flatten();
-            if held.filter(|s| s.key.user() == Some(user)).count() >= MAX_VIEWS_PER_USER {
+            let own = held.filter(|s| s.key.user().as_ref() == Some(&user));
+            if own.count() >= MAX_VIEWS_PER_USER {
                 return Err(EDQUOT);
             }
         }
@@ -519,6 +530,8 @@ mod tests {
 
     /// Test keys: the hundreds are the user, 0 has no limit.
     impl ViewKey for u32 {
+        type User = u32;
+
         fn user(&self) -> Option<u32> {
             Some(self / 100).filter(|&user| user != 0)
         }

@@ -63,34 +63,38 @@ pub(crate) fn user_ns(cred: &Credential) -> *mut bindings::user_namespace {
     unsafe { (*cred.as_ptr()).user_ns }
 }
 
-/// The user that `cred` acts for, as the initial user namespace sees it: its effective uid if it
-/// is in the initial user namespace, else the owner of its outermost user namespace below the
-/// initial one (whoever created the container, whatever ids are mapped in it).
-pub(crate) fn accountable_uid(cred: &Credential) -> u32 {
+/// Whom the views of a subscriber count against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Account {
+    /// A user, by uid in the initial user namespace.
+    Uid(u32),
+    /// A container that root made: its outermost user namespace below the initial one (the
+    /// address; the subscriber's credentials hold it, so no other namespace has it meanwhile).
+    RootContainer(usize),
+}
+
+/// Whom the views of a subscriber with credentials `cred` count against: in the initial user
+/// namespace, its effective uid; in a container, the owner of the container's outermost user
+/// namespace below the initial one (whoever created it, whatever uids are mapped in it or it
+/// switches to), or that namespace itself if root created it (so that containers made by a root
+/// runtime do not share one account).
+pub(crate) fn account(cred: &Credential) -> Account {
     let init = &raw mut bindings::init_user_ns;
     let mut ns = user_ns(cred);
+    if core::ptr::eq(ns, init) {
+        return Account::Uid(cred.euid().into_raw().val);
+    }
     // SAFETY: `cred` holds a reference on its user namespace, and each user namespace on its
     // parent, up to the initial one; `parent` and `owner` are set at creation and never change.
-    unsafe {
-        if core::ptr::eq(ns, init) {
-            return cred.euid().into_raw().val;
-        }
+    let owner = unsafe {
         while !(*ns).parent.is_null() && !core::ptr::eq((*ns).parent, init) {
             ns = (*ns).parent;
         }
         (*ns).owner.val
-    }
-}
-
-/// Whether the current task has `CAP_SYS_ADMIN` in the initial user namespace (without an audit
-/// record when it has not).
-pub(crate) fn current_is_host_admin() -> bool {
-    // SAFETY: `init_user_ns` is a static object; the check reads the current task's credentials.
-    unsafe {
-        bindings::ns_capable_noaudit(
-            &raw mut bindings::init_user_ns,
-            bindings::CAP_SYS_ADMIN as kernel::ffi::c_int,
-        )
+    };
+    match owner {
+        0 => Account::RootContainer(ns as usize),
+        uid => Account::Uid(uid),
     }
 }
 

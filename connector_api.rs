@@ -39,7 +39,8 @@
 //! Network namespaces: the connector has a socket in each. A callback gets the messages of the
 //! initial namespace only, as C callbacks do, unless registered with [`Namespaces::All`]
 //! ([`Registration::new_in`]); it then sees the sender's namespace ([`Sender::net`]) and answers
-//! through it ([`Outgoing::send_in`]). Sending without a namespace sends in the initial one.
+//! through it: [`Message::reply`] does, [`Outgoing::send_in`] for other messages. Sending
+//! without a namespace sends in the initial one.
 
 use core::{any::TypeId, marker::PhantomData, ptr::NonNull};
 use kernel::{

@@ -108,8 +108,11 @@ unsafe impl Sync for RustCallback {}
 /// which userspace reaches the module's code, come last, and input is ignored until the
 /// connector is published. First the initial namespace's, which fails if the unit is taken (the
 /// in-tree `cn`) before any socket of the unit exists; then those of the other namespaces, whose
-/// registration can fail only for lack of memory (a user socket opened in the meantime would
-/// then hold a module that goes, as for every netlink family with sockets per namespace).
+/// registration can fail only for lack of memory. Once the first socket exists, netlink lets
+/// userspace open sockets of the unit in any namespace, each holding a reference on this module
+/// while it loads; if that registration then fails, the load fails and the module goes with such
+/// a socket still open (as for every netlink family with sockets per namespace: the window is
+/// the registration, and the failure an allocation failure at load).
 /// Dropped in the order of the fields: the sockets first.
 #[pin_data]
 struct Connector {

@@ -1,13 +1,19 @@
-# The per-user bound on the views of process events. A user's listeners, each in a user
-# namespace of its own, hold at most 4 views; a 5th namespace's LISTEN by that user is refused,
-# answered EDQUOT (122) on its own socket. The user is the owner of the container's user
-# namespace: the unprivileged `user` (uid 1000), and root as well once it is in a user namespace
-# of its own (no CAP_SYS_ADMIN in the initial one: what a container without a user namespace
-# would be, one user, uid 0). Each user has its own 4. The host's administrator (root in the
-# initial user namespace, here in network namespaces of its own) has no limit. Once one of a
-# user's listeners has gone, that user gets a view again. Before the bound, one user could take
-# all 16 views and refuse every other container's listeners; with a bound by effective uid, root
-# in user namespaces (euid 0) was exempt.
+# The per-user bound on the views of process events: at most 4 views count against one account;
+# a 5th namespace's LISTEN is refused, answered EDQUOT (122) on its own socket. The account of a
+# listener in a container is the owner of the container's outermost user namespace, whatever
+# uids are mapped in it; for a container that root made, that namespace itself, so that the
+# containers of a root runtime do not share one account.
+#  - the unprivileged `user` (uid 1000), each listener in a user namespace of its own: 4, then
+#    EDQUOT;
+#  - one container made by root (`unshare -U -r sleep`), with listeners in nested user
+#    namespaces inside it (entered with nsenter): 4, then EDQUOT;
+#  - two more containers made by root: accepted (their own accounts);
+#  - the host's network administrator (root in the initial user namespace, here in network
+#    namespaces of its own): no limit;
+#  - once one of the user's listeners has gone, the user gets a view again.
+# Before the bound, one user could take all 16 views and refuse every other container's
+# listeners; with a bound by effective uid, root in a user namespace was exempt (uid 0) and a
+# container could use as many accounts as it has uids mapped.
 . /tests/lib.sh
 . /tests/adv.sh
 . /tests/proc.sh
@@ -16,18 +22,16 @@ insmod /modules/cn_proc_example.ko || fail "insmod cn_proc_example.ko failed"
 mark_dmesg
 rm -f /tmp/views.*
 
-# listen_as NAME WHO UNSHARE_OPTIONS: a listener for 60 s in the namespaces those options make, as
-# WHO (user: the unprivileged user; root), its events in /tmp/views.NAME.out, its pid (that of
-# cnctl: unshare and cnctl take it by exec) in /tmp/views.NAME.pid; waits for its request.
+# listen_as NAME UNSHARE_OPTIONS [-- PREFIX...]: a listener for 60 s in the namespaces those
+# options make, started through PREFIX (as_user, nsenter ...; none: as root), its events in
+# /tmp/views.NAME.out, its pid (that of cnctl: unshare and cnctl take it by exec) in
+# /tmp/views.NAME.pid; waits for its request.
 listen_as() {
-	_name=$1 _who=$2
+	_name=$1 _opts=$2
 	shift 2
-	_cmd="echo \$\$ >/tmp/views.$_name.pid; exec unshare $* cnctl proc --timeout-ms 60000"
-	if [ "$_who" = user ]; then
-		as_user sh -c "$_cmd" >/tmp/views.$_name.out 2>/tmp/views.$_name.err &
-	else
-		sh -c "$_cmd" >/tmp/views.$_name.out 2>/tmp/views.$_name.err &
-	fi
+	[ "${1:-}" = -- ] && shift
+	"$@" sh -c "echo \$\$ >/tmp/views.$_name.pid; exec unshare $_opts cnctl proc --timeout-ms 60000" \
+		>/tmp/views.$_name.out 2>/tmp/views.$_name.err &
 	proc_requested views.$_name
 }
 
@@ -36,16 +40,27 @@ expect_answer() {
 	wait_for /tmp/views.$1.out "^proc [0-9.]+ none err=$2 " 10 "listener $1 was not answered err=$2"
 }
 
-for who in user root; do
-	for i in 1 2 3 4; do
-		listen_as $who$i $who -U -r
-		expect_answer $who$i 0
-	done
-	listen_as ${who}5 $who -U -r
-	expect_answer ${who}5 122
+for i in 1 2 3 4; do
+	listen_as user$i "-U -r" -- as_user
+	expect_answer user$i 0
+done
+listen_as user5 "-U -r" -- as_user
+expect_answer user5 122
+
+unshare -U -r sleep 120 &
+container=$!
+for i in 1 2 3 4; do
+	listen_as nested$i "-U -r" -- nsenter -t $container -U
+	expect_answer nested$i 0
+done
+listen_as nested5 "-U -r" -- nsenter -t $container -U
+expect_answer nested5 122
+for i in 1 2; do
+	listen_as container$i "-U -r"
+	expect_answer container$i 0
 done
 for i in 1 2; do
-	listen_as admin$i root -n
+	listen_as admin$i -n
 	expect_answer admin$i 0
 done
 
@@ -57,8 +72,9 @@ while kill -0 "$first" 2>/dev/null; do
 	[ $_i -le 100 ] || fail "the user's first listener did not end"
 	sleep 0.1
 done
-listen_as user6 user -U -r
+listen_as user6 "-U -r" -- as_user
 expect_answer user6 0
 for pid in /tmp/views.*.pid; do kill "$(cat "$pid")" 2>/dev/null; done
+kill $container
 wait
 expect_no_dmesg "cn_proc|EDQUOT"
