@@ -22,6 +22,7 @@
 #   cn_users                   the connector's users (the lines of /proc/net/connector)
 #   as_user CMD [ARGS...]      run CMD as the unprivileged `user` (uid/gid 1000), same env
 #   on_one_cpu                 pin the case (this shell and all it starts) to CPU 0
+#   wait_until SECS MSG CMD... run CMD every 0.1 s until it succeeds; fail with MSG after SECS
 
 fail() {
 	echo "FAIL: $*"
@@ -104,6 +105,18 @@ cn_users() {
 # on one CPU.
 on_one_cpu() {
 	taskset -p 1 $$ >/dev/null || fail "cannot pin the case to CPU 0"
+}
+
+wait_until() {
+	_wu_end=$(($1 * 10))
+	_wu_msg=$2
+	shift 2
+	_wu_i=0
+	until "$@"; do
+		_wu_i=$((_wu_i + 1))
+		[ $_wu_i -le $_wu_end ] || fail "$_wu_msg"
+		sleep 0.1
+	done
 }
 
 as_user() {

@@ -5,12 +5,7 @@ load_core
 insmod /modules/cn_proc_example.ko || fail "insmod cn_proc_example.ko failed"
 cnctl --as-uid 1000 proc --timeout-ms 3000 >/tmp/unpriv.out 2>/tmp/unpriv.err &
 listener=$!
-_i=0
-until grep -q "^sent proc op=1" /tmp/unpriv.err; do
-	_i=$((_i + 1))
-	[ $_i -le 50 ] || fail "the unprivileged listener sent no request"
-	sleep 0.1
-done
+wait_until 5 "the unprivileged listener sent no request" grep -q "^sent proc op=1" /tmp/unpriv.err
 sh -c 'exit 7' &
 child=$!
 wait $child

@@ -57,12 +57,7 @@ check_container() {
 	INNER
 	unshare "$@" sh /tmp/pidns.inner &
 	unshare=$!
-	_i=0
-	until [ -e /tmp/pidns.ready ]; do
-		_i=$((_i + 1))
-		[ $_i -le 100 ] || fail "the listener in the pid namespace did not start"
-		sleep 0.1
-	done
+	wait_until 10 "the listener in the pid namespace did not start" [ -e /tmp/pidns.ready ]
 	sh -c 'exit 5' &
 	hostproc=$!
 	wait $hostproc
