@@ -10,6 +10,8 @@
 #   expect_users_in CMD N     CMD (e.g. `unshare -n` or `nsenter -t PID -n`) cat /proc/net/connector
 #                             must show N lines after the header; prints them
 #   wait_gone PID SECS WHAT   wait up to SECS for process PID to be gone (fails with WHAT)
+#   wait_group_leader PID     wait up to 10 s until PID (started by `setsid CMD &`) leads its
+#                             process group, so that `kill -KILL -PID` reaches all it started
 #   rmmod_retry NAME SECS     rmmod NAME, retried for up to SECS (a socket's last reference on the
 #                             module may go a little after its process was reaped)
 #   SPLAT_RE                  what the harness counts as a kernel splat (scripts/run-qemu)
@@ -44,6 +46,15 @@ wait_gone() {
 	while [ -d "/proc/$1" ] && [ "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" != Z ]; do
 		[ "$(date +%s)" -lt $_end ] || fail "$3 (pid $1 still there after $2 s)"
 		sleep 0.1
+	done
+}
+
+wait_group_leader() {
+	# (setsid runs in the child: wait for it; a setsid that forked would never lead the group.)
+	_end=$(($(date +%s) + 10))
+	until [ "$(cut -d' ' -f5 /proc/$1/stat 2>/dev/null)" = "$1" ]; do
+		[ "$(date +%s)" -lt $_end ] || fail "process $1 does not lead a process group: no group to kill"
+		sleep 0.05
 	done
 }
 

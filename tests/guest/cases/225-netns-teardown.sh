@@ -47,12 +47,7 @@ start_ns() {
 		cnctl flood --idx $CN_IDX --val $CN_TIMER_VAL --count 100000000 --reply >/dev/null 2>&1 &
 		exec cnctl flood --idx $CN_IDX --val $CN_VAL --count 100000000 --data ns$1 >/dev/null 2>&1" &
 	pg=$!
-	# (setsid runs in the child: wait for it; a setsid that forked would never lead the group.)
-	_end=$(($(date +%s) + 10))
-	until [ "$(cut -d' ' -f5 /proc/$pg/stat 2>/dev/null)" = $pg ]; do
-		[ "$(date +%s)" -lt $_end ] || fail "process $pg does not lead a process group: no group to kill"
-		sleep 0.05
-	done
+	wait_group_leader $pg
 }
 
 # ---- 1. namespaces killed under traffic

@@ -23,11 +23,7 @@ start_container() {
 		cnctl proc --timeout-ms 120000 >/tmp/cont.$1.out 2>/tmp/cont.$1.err &
 		while :; do sh -c 'exit 0'; sleep 0.05; done" &
 	pg=$!
-	_end=$(($(date +%s) + 10))
-	until [ "$(cut -d' ' -f5 /proc/$pg/stat 2>/dev/null)" = $pg ]; do
-		[ "$(date +%s)" -lt $_end ] || fail "process $pg does not lead a process group"
-		sleep 0.05
-	done
+	wait_group_leader $pg
 }
 
 load_core
