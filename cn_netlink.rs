@@ -432,7 +432,8 @@ impl<'a> NetlinkSocket<'a> {
 pub struct NetId(UnsafeCell<c_uint>);
 
 // SAFETY: Written only by `register_pernet_subsys()`, before any reader: the namespace hooks it
-// runs after the write, and senders, which run after the registration returned.
+// runs after the write, and senders, which run after the registration returned; one registration
+// at a time per id (`PerNetSockets::new`'s safety requirements).
 unsafe impl Sync for NetId {}
 
 impl NetId {
@@ -488,7 +489,12 @@ unsafe impl<T: NetlinkProtocol> Sync for PerNetSockets<T> {}
 impl<T: NetlinkProtocol> PerNetSockets<T> {
     /// Registers the hooks: creates a socket in each existing namespace but the initial one, and
     /// from now on in each new one. Their input may start at once.
-    pub fn new() -> impl PinInit<Self, Error> {
+    ///
+    /// # Safety
+    ///
+    /// No other `PerNetSockets<T>` is registered meanwhile: the registration writes `T::NET_ID`,
+    /// which the hooks and lookups of a registered one read without synchronisation.
+    pub unsafe fn new() -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             ops <- Opaque::try_ffi_init(|ops: *mut bindings::pernet_operations| {
                 // SAFETY: `ops` is valid for writes and pinned; it stays registered until the

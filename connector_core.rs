@@ -174,7 +174,8 @@ impl Connector {
             proc: ProcNetEntry::new::<Self>(Net::initial())
                 .inspect_err(|e| pr_warn!("cannot create /proc/net/connector: {:?}\n", e))
                 .ok(),
-            namespaces <- PerNetSockets::new(),
+            // SAFETY: The connector is created once, at load: the only registration of its kind.
+            namespaces <- unsafe { PerNetSockets::new() },
         })
     }
 
