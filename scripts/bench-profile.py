@@ -141,8 +141,13 @@ def symbols(out, system_map):
             if kind in "tTwW":
                 kernel.append((int(addr, 16), name))
     modules = collections.defaultdict(list)
-    with open(os.path.join(out, "console.log"), "rb") as f:
-        for line in f.read().decode(errors="replace").splitlines():
+    for c in CONFIGS:
+        try:
+            with open(os.path.join(out, f"sym-{c}.txt"), "rb") as f:
+                text = f.read().decode(errors="replace")
+        except FileNotFoundError:
+            continue
+        for line in text.splitlines():
             m = re.search(r"\[bench\] sym (\w+) ([0-9a-f]+) (\S+)", line)
             if m:
                 modules[m.group(1)].append((int(m.group(2), 16), m.group(3)))
@@ -172,6 +177,7 @@ def short(name):
 PATHS = {
     "send": "`cnctl bench send --size 0`: user->kernel messages",
     "send64": "`cnctl bench send --size 64`: user->kernel messages of 64 bytes",
+    "send1k": "`cnctl bench send --size 1024`: user->kernel messages of 1024 bytes",
     "bcast": "`cnctl bench bcast --size 0 --listeners 1`: kernel->user broadcasts",
     "adddel": "`cnctl bench adddel`: `cn_add_callback()` + `cn_del_callback()` pairs",
 }

@@ -25,6 +25,8 @@ bench-profile)
 	mode=profile
 	rounds=1
 	profile_count=$(sed -n 's/.*bench_profile.count=\([0-9]*\).*/\1/p' /proc/cmdline)
+	# bench_profile.configs=A,B (scripts/bench-profile's PROFILE_CONFIGS): only those.
+	profile_configs=$(sed -n 's/.*bench_profile.configs=\([a-z,]*\).*/\1/p' /proc/cmdline | tr , ' ')
 	exec 3</dev/ttyS2
 	;;
 *) fail "usage: bench.sh bench|bench-smp|bench-profile" ;;
@@ -205,6 +207,7 @@ profile_rows() {
 	awk -v c=$config '$2 ~ /^[tT]$/ && $4 ~ /^\[/ { print "sym", c, $1, $3 }' /proc/kallsyms
 	profile_path send send --size 0
 	profile_path send64 send --size 64
+	profile_path send1k send --size 1024
 	profile_path bcast bcast --size 0 --listeners 1
 	[ $config = floor ] || profile_path adddel adddel
 }
@@ -245,7 +248,7 @@ while [ $round -le $rounds ]; do
 		probecost_rows
 		rmmod connector || fail "cannot unload connector.ko"
 	fi
-	for config in floor cn ours; do
+	for config in ${profile_configs:-floor cn ours}; do
 		proto=11
 		[ $config = floor ] && proto=30
 		load $config

@@ -577,6 +577,17 @@ fn join_all<T>(handles: Vec<JoinHandle<FRes<T>>>) -> Res<Vec<T>> {
     }
 }
 
+/// Nanoseconds from the earliest of `starts` to the latest of `ends`: the
+/// instants the threads took themselves (on one CPU the thread that released
+/// them from a barrier may run again only long after they started, at a
+/// moment that depends on the scheduler).
+fn span_ns(starts: impl Iterator<Item = Instant>, ends: impl Iterator<Item = Instant>) -> u64 {
+    match (starts.min(), ends.max()) {
+        (Some(start), Some(end)) => nanos(end.saturating_duration_since(start)),
+        _ => 0,
+    }
+}
+
 /// Pin to `cpu` (returning the error after the barrier, so that no thread
 /// is left waiting), wait at the barrier.
 fn pin_and_wait(cpu: usize, barrier: &Barrier) -> FRes<()> {
@@ -602,18 +613,19 @@ fn run_send(o: &BenchOpts) -> Res<u8> {
         handles.push(spawn(format!("send{i}"), move || {
             let who = format!("thread {i}");
             pin_and_wait(cpu, &barrier).map_err(|f| f.by(&who))?;
+            let start = Instant::now();
             for seq in 0..count {
                 wire::set_seq(&mut dgram, seq);
                 sock.send(&dgram).map_err(|f| f.by(&who))?;
             }
-            Ok(())
+            // The kernel ran the receiver for each message before `send` returned.
+            Ok((start, Instant::now()))
         })?);
     }
     barrier.wait();
-    let start = Instant::now();
-    join_all(handles)?;
+    let spans = join_all(handles)?;
+    let ns = span_ns(spans.iter().map(|s| s.0), spans.iter().map(|s| s.1));
     let got = ctl.request_u64(Op::Report, 1, &[])?;
-    let ns = nanos(start.elapsed());
     if got != total {
         return Err(Fatal(format!("lost messages: got {got} of {total}")));
     }
@@ -675,7 +687,8 @@ fn run_bcast(o: &BenchOpts) -> Res<u8> {
     // the scheduler's choices, which a tiny change of path length can turn
     // either way, do not weigh on the figure; what it measures is the
     // same sum of sends and receives.
-    let drain = Arc::new(Barrier::new(o.listeners as usize + 1));
+    // Opened by the requesters once their bursts are done (or failed).
+    let drain = Arc::new(Barrier::new(o.listeners as usize + o.threads as usize));
     let mut listen_handles = Vec::with_capacity(listeners.len());
     for (i, mut sock) in listeners.into_iter().enumerate() {
         let drain = drain.clone();
@@ -711,32 +724,33 @@ fn run_bcast(o: &BenchOpts) -> Res<u8> {
     let arg = burst_data(o.count, u32::from(o.size));
     for (i, mut sock) in requesters.into_iter().enumerate() {
         let dgram = request(Op::Burst, 0, &arg)?;
-        let (barrier, cpu, count) = (barrier.clone(), cpu_for(i, &cpus), o.count);
+        let (barrier, drain) = (barrier.clone(), drain.clone());
+        let (cpu, count) = (cpu_for(i, &cpus), o.count);
         req_handles.push(spawn(format!("request{i}"), move || {
             let who = format!("requester {i}");
-            pin_and_wait(cpu, &barrier).map_err(|f| f.by(&who))?;
-            sock.send(&dgram).map_err(|f| f.by(&who))?;
-            let sent = sock
-                .wait_reply(0, Op::Burst, |d| reply_u64(Op::Burst, d))
-                .map_err(|f| f.by(&who))?;
+            let burst = pin_and_wait(cpu, &barrier).and_then(|()| {
+                let start = Instant::now();
+                sock.send(&dgram)?;
+                let sent = sock.wait_reply(0, Op::Burst, |d| reply_u64(Op::Burst, d))?;
+                Ok((start, sent))
+            });
+            drain.wait();
+            let (start, sent) = burst.map_err(|f| f.by(&who))?;
             if sent != u64::from(count) {
                 return Err(Fail::Msg(format!(
                     "{who}: the kernel sent {sent} of {count} broadcasts (a listener's \
                      receive buffer overflowed, or the size is above the peer's limit)"
                 )));
             }
-            Ok(())
+            Ok(start)
         })?);
     }
     barrier.wait();
-    let start = Instant::now();
     // A failed request ends the program: the listeners it leaves waiting
     // end with it.
-    join_all(req_handles)?;
-    drain.wait();
-    let done = join_all(listen_handles)?;
-    let end = done.into_iter().max().unwrap_or(start);
-    let ns = nanos(end.saturating_duration_since(start));
+    let starts = join_all(req_handles)?;
+    let ends = join_all(listen_handles)?;
+    let ns = span_ns(starts.into_iter(), ends.into_iter());
     emit(&bcast_line(o.size, o.listeners, o.threads, o.count, ns))?;
     Ok(EXIT_OK)
 }
