@@ -36,13 +36,16 @@ unsafe impl Send for WaitMap {}
 unsafe impl Sync for WaitMap {}
 
 impl WaitMap {
-    /// Creates a map of a new lock class named by the bytes of `name` up to its first NUL (at most
-    /// 31 bytes are kept). May sleep.
+    /// Creates a map of a new lock class named by the bytes of `name` up to its first NUL, if any
+    /// (at most 31 bytes are kept). May sleep.
     #[inline]
     pub fn new(name: &[u8]) -> Result<Self> {
         #[cfg(CONFIG_LOCKDEP)]
         {
-            let name = CStr::from_bytes_until_nul(name).unwrap_or(c"cn_wait_map");
+            let mut terminated = [0u8; 32];
+            let kept = name.len().min(terminated.len() - 1);
+            terminated[..kept].copy_from_slice(&name[..kept]);
+            let name = CStr::from_bytes_until_nul(&terminated).unwrap_or(c"cn_wait_map");
             // SAFETY: `name` is a NUL-terminated string, copied by the call.
             let map = unsafe { cn_wait_map_new(name.as_char_ptr()) };
             // INVARIANT: A non-null result is a new map that we own.

@@ -10,17 +10,9 @@
 
 use core::{
     ptr::NonNull,
-    sync::atomic::{AtomicPtr, Ordering},
+    sync::atomic::{AtomicBool, AtomicPtr, Ordering},
 };
-use kernel::{
-    bindings, new_mutex,
-    prelude::*,
-    sync::{
-        atomic::{ordering, Atomic},
-        Mutex,
-    },
-    transmute::AsBytes,
-};
+use kernel::{bindings, new_mutex, prelude::*, sync::Mutex, transmute::AsBytes};
 
 pub mod cn_abi;
 pub mod cn_netlink;
@@ -126,8 +118,9 @@ struct Connector {
     #[pin]
     requests: Mutex<NotifyRequests>,
     /// Whether `requests` has any request in force: set under its mutex, read without it, so
-    /// that registrations skip the mutex when nobody watches (the common case).
-    watched: Atomic<bool>,
+    /// that registrations skip the mutex when nobody watches (the common case). A `core` atomic,
+    /// one instruction (the kernel crate's is an out-of-line helper call; see `cn_queue.rs`).
+    watched: AtomicBool,
     #[pin]
     states: SocketStates,
     #[pin]
@@ -156,7 +149,7 @@ impl Connector {
             queue <- CallbackQueue::new(),
             states <- SocketStates::new(),
             requests <- new_mutex!(NotifyRequests::default(), "cn_notify_requests"),
-            watched: Atomic::new(false),
+            watched: AtomicBool::new(false),
             _: {
                 let CbId { idx, val } = control_id;
                 queue
@@ -201,7 +194,7 @@ impl Connector {
     /// Tells every request watching `id` about `event`.
     #[inline]
     fn notify(&self, id: CbId, event: NotifyEvent) {
-        if self.watched.load(ordering::Acquire) {
+        if self.watched.load(Ordering::Acquire) {
             self.notify_watchers(id, event);
         }
     }
@@ -300,17 +293,18 @@ impl Connector {
             socket.net()
         };
         let mut offset = 0;
-        let mut handled = 0;
+        // Messages of the datagram that may still be dispatched.
+        let mut budget = MAX_MSGS_PER_DATAGRAM;
         while let Some(frame) = Frame::parse(skb.data(), offset) {
             if offset != 0 {
                 cn_netlink::cond_resched();
             }
             offset = frame.next;
-            let result = if handled < MAX_MSGS_PER_DATAGRAM {
-                handled += 1;
+            let result = if budget != 0 {
+                budget -= 1;
                 // SAFETY: `Frame::parse` framed `frame` in `skb.data()`, just above, at offset 0
                 // or at the `next` of the frame before: a multiple of 4.
-                unsafe { self.dispatch(skb, net, frame, MAX_MSGS_PER_DATAGRAM - handled) }
+                unsafe { self.dispatch(skb, net, frame, budget) }
             } else {
                 Err(EMSGSIZE)
             };
@@ -337,15 +331,20 @@ impl Connector {
         frame: Frame,
         budget: usize,
     ) -> Result {
-        let id = frame.id.ok_or(EINVAL)?;
-        let invocation = self.queue.invoke(id).ok_or(ENODEV)?;
-        if !invocation.handler().accepts(net) {
-            return Err(ENODEV);
+        if frame.id.is_none() {
+            return Err(EINVAL);
         }
         // With an id, `Frame::parse` found a complete `cn_msg` with its data in the payload of
         // the message at `frame.offset` within `skb.data()`, which is 4-byte aligned (`InSkb`
         // invariant), as is `frame.offset` (our safety requirements).
         let msg = skb.payload_ptr(frame.offset).cast::<CnMsg>();
+        // SAFETY: As just said; read here rather than kept from the parsing, where the compiler
+        // spills it across the lookup's calls.
+        let id = unsafe { (*msg).id };
+        let invocation = self.queue.invoke(id).ok_or(ENODEV)?;
+        if !invocation.handler().accepts(net) {
+            return Err(ENODEV);
+        }
         let parms = skb.parms();
         match *invocation.handler() {
             Handler::Foreign(callback) => {
@@ -395,7 +394,7 @@ impl Connector {
         let request = NotifyRequest::parse(msg.data())?;
         let mut requests = self.requests.lock();
         let applied = requests.apply(request);
-        self.watched.store(!requests.is_empty(), ordering::Release);
+        self.watched.store(!requests.is_empty(), Ordering::Release);
         applied
     }
 }
