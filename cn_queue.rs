@@ -246,20 +246,19 @@ impl<H: Copy + Send + Sync> CallbackQueue<H> {
     /// if `id` is already registered, or still being removed.
     pub fn add(&self, id: CbId, name: &[u8], handler: H) -> Result {
         let name = &name[..name.len().min(CN_CBQ_NAMELEN - 1)];
+        // The memory first: the wait map, once made, must go to the entry (its drop is manual).
+        let memory = KBox::<CallbackEntry<H>>::new_uninit(GFP_KERNEL)?;
         let wait_map = WaitMap::new(name)?;
-        let mut entry = KBox::new(
-            CallbackEntry {
-                next: AtomicPtr::new(ptr::null_mut()),
-                id,
-                state: AtomicU32::new(0),
-                other_removers: AtomicU32::new(0),
-                name: [0; CN_CBQ_NAMELEN],
-                handler,
-                wait_map: ManuallyDrop::new(wait_map),
-                rcu: Opaque::uninit(),
-            },
-            GFP_KERNEL,
-        )?;
+        let mut entry = memory.write(CallbackEntry {
+            next: AtomicPtr::new(ptr::null_mut()),
+            id,
+            state: AtomicU32::new(0),
+            other_removers: AtomicU32::new(0),
+            name: [0; CN_CBQ_NAMELEN],
+            handler,
+            wait_map: ManuallyDrop::new(wait_map),
+            rcu: Opaque::uninit(),
+        });
         // Written in place (not built on the stack and moved): registrations are timed too.
         entry.name[..name.len()].copy_from_slice(name);
         {

@@ -4,6 +4,8 @@
 //! lockdep maps are macros and static inlines, so its C side is in `cn_helpers.c`.
 
 #[cfg(CONFIG_LOCKDEP)]
+use crate::connector_api::CN_CBQ_NAMELEN;
+#[cfg(CONFIG_LOCKDEP)]
 use core::ptr::NonNull;
 use kernel::prelude::*;
 
@@ -42,10 +44,11 @@ impl WaitMap {
     pub fn new(name: &[u8]) -> Result<Self> {
         #[cfg(CONFIG_LOCKDEP)]
         {
-            let mut terminated = [0u8; 32];
-            let kept = name.len().min(terminated.len() - 1);
+            let mut terminated = [0u8; CN_CBQ_NAMELEN];
+            let kept = name.len().min(CN_CBQ_NAMELEN - 1);
             terminated[..kept].copy_from_slice(&name[..kept]);
-            let name = CStr::from_bytes_until_nul(&terminated).unwrap_or(c"cn_wait_map");
+            // The last byte stays 0: always a C string.
+            let name = CStr::from_bytes_until_nul(&terminated).map_err(|_| EINVAL)?;
             // SAFETY: `name` is a NUL-terminated string, copied by the call.
             let map = unsafe { cn_wait_map_new(name.as_char_ptr()) };
             // INVARIANT: A non-null result is a new map that we own.

@@ -338,8 +338,9 @@ impl Connector {
         // the message at `frame.offset` within `skb.data()`, which is 4-byte aligned (`InSkb`
         // invariant), as is `frame.offset` (our safety requirements).
         let msg = skb.payload_ptr(frame.offset).cast::<CnMsg>();
-        // SAFETY: As just said; read here rather than kept from the parsing, where the compiler
-        // spills it across the lookup's calls.
+        // SAFETY: As just said. Nothing wrote the message since `Frame::parse` read the same id:
+        // the callbacks of the messages before it returned before that. Read here rather than
+        // kept from the parsing, where the compiler spills it across the lookup's calls.
         let id = unsafe { (*msg).id };
         let invocation = self.queue.invoke(id).ok_or(ENODEV)?;
         if !invocation.handler().accepts(net) {

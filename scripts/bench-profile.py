@@ -133,25 +133,28 @@ def drive(out, keep):
 
 
 def symbols(out, system_map):
-    """Per configuration: sorted (address, name) of kernel and module text symbols."""
+    """Per configuration with a symbol file (sym-C.txt, written by the run that profiled it):
+    sorted (address, name) of kernel and module text symbols."""
     kernel = []
     with open(system_map) as f:
         for line in f:
             addr, kind, name = line.split()[:3]
             if kind in "tTwW":
                 kernel.append((int(addr, 16), name))
-    modules = collections.defaultdict(list)
+    tables = {}
     for c in CONFIGS:
         try:
             with open(os.path.join(out, f"sym-{c}.txt"), "rb") as f:
                 text = f.read().decode(errors="replace")
         except FileNotFoundError:
             continue
+        modules = []
         for line in text.splitlines():
             m = re.search(r"\[bench\] sym (\w+) ([0-9a-f]+) (\S+)", line)
-            if m:
-                modules[m.group(1)].append((int(m.group(2), 16), m.group(3)))
-    return {c: sorted(kernel + modules[c]) for c in CONFIGS}
+            if m and m.group(1) == c:
+                modules.append((int(m.group(2), 16), m.group(3)))
+        tables[c] = sorted(kernel + modules)
+    return tables
 
 
 def by_function(out, window, table):
@@ -194,8 +197,13 @@ def report(out, system_map, n):
             for c in CONFIGS
             if all(os.path.exists(os.path.join(out, f"exec-{c}-{path}-{w}.json")) for w in (1, 2))
         ]
+        for c in [c for c in configs if c not in tables]:
+            print(f"bench-profile: no sym-{c}.txt: {c} left out of {path}", file=sys.stderr)
+            configs.remove(c)
         if not configs:
             continue
+        # The last column compares ours with C when both are there.
+        versus = "ours" in configs and "cn" in configs
         fns = {}
         for c in configs:
             fns[c] = by_function(out, f"{c}-{path}-2", tables[c])
@@ -210,13 +218,16 @@ def report(out, system_map, n):
         for name in names:
             per = [fns[c][name] / n for c in configs]
             if max(per) - min(per) >= 0.5:
-                rows.append((per[-1] - per[-2], short(name), per))
-        rows.sort(key=lambda r: -abs(r[0]))
+                diff = (fns["ours"][name] - fns["cn"][name]) / n if versus else None
+                rows.append((diff, max(per) - min(per), short(name), per))
+        rows.sort(key=lambda r: -(abs(r[0]) if versus else r[1]))
         print("Functions whose count differs by at least 0.5 between configurations:\n")
-        print("| function | " + " | ".join(LABELS[c] for c in configs) + " | ours - C |")
-        print("|---|" + "---:|" * (len(configs) + 1))
-        for diff, name, per in rows[:40]:
-            print(f"| `{name}` | " + " | ".join(f"{p:.1f}" for p in per) + f" | {diff:+.1f} |")
+        last = " ours - C |" if versus else ""
+        print("| function | " + " | ".join(LABELS[c] for c in configs) + " |" + last)
+        print("|---|" + "---:|" * (len(configs) + versus))
+        for diff, _, name, per in rows[:40]:
+            cells = " | ".join(f"{p:.1f}" for p in per)
+            print(f"| `{name}` | {cells} |" + (f" {diff:+.1f} |" if versus else ""))
         print()
 
 

@@ -746,8 +746,8 @@ fn run_bcast(o: &BenchOpts) -> Res<u8> {
         })?);
     }
     barrier.wait();
-    // A failed request ends the program: the listeners it leaves waiting
-    // end with it.
+    // A failed request ends the program: the listeners, released by the
+    // drain all the same, end with it (or at their receive timeout).
     let starts = join_all(req_handles)?;
     let ends = join_all(listen_handles)?;
     let ns = span_ns(starts.into_iter(), ends.into_iter());
