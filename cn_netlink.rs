@@ -953,46 +953,50 @@ impl Drop for ProcNetEntry {
 mod tests {
     use super::*;
 
-    /// `write_done()` over bytes set to 0xff, 4 bytes longer than the message: returns the
-    /// bytes, after checking that the message's are all written and the 4 after it untouched.
+    /// `write_done()` over bytes set to 0xff, 4 bytes longer than the message (the checks are in
+    /// the test: KUnit turns assertions into failures there only).
     fn written(seq: u32, parts: &[&[u8]; 2]) -> KVec<u8> {
         let payload_len = parts[0].len() + parts[1].len();
         let size = nlmsg_align(NLMSG_HDRLEN + payload_len);
         let mut buf = KVec::from_elem(0xffu8, size + 4, GFP_KERNEL).unwrap();
         // SAFETY: `size + 4` writable bytes, the message's `size` among them; no overlap.
         unsafe { write_done(buf.as_mut_ptr(), payload_len, seq, parts) };
-        assert_eq!(buf[size..], [0xff; 4]);
-        // The header: length, type, flags, sequence number, port id.
-        assert_eq!(
-            buf[0..4],
-            ((NLMSG_HDRLEN + payload_len) as u32).to_ne_bytes()
-        );
-        assert_eq!(buf[4..6], (bindings::NLMSG_DONE as u16).to_ne_bytes());
-        assert_eq!(buf[6..8], 0u16.to_ne_bytes());
-        assert_eq!(buf[8..12], seq.to_ne_bytes());
-        assert_eq!(buf[12..16], 0u32.to_ne_bytes());
-        let data = &buf[NLMSG_HDRLEN..];
-        assert_eq!(data[..parts[0].len()], *parts[0]);
-        assert_eq!(data[parts[0].len()..payload_len], *parts[1]);
-        // The padding, if any, is zeros.
-        assert!(buf[NLMSG_HDRLEN + payload_len..size]
-            .iter()
-            .all(|&b| b == 0));
         buf
     }
 
     #[test]
     fn writes_one_done_message_with_zeroed_padding() {
-        // 5 bytes of payload: 3 of padding.
-        assert_eq!(written(0x01020304, &[b"abc", b"de"]).len(), 24 + 4);
-        // None: the last 4 bytes are the header's port id.
-        assert_eq!(written(7, &[b"", b""]).len(), 16 + 4);
-        // 4 bytes: no padding, the last 4 are payload.
-        assert_eq!(written(7, &[b"ab", b"cd"]).len(), 20 + 4);
-        // 1, 2 and 3 bytes of padding.
-        for len in 1..4 {
-            let data = [0x5a; 3];
-            assert_eq!(written(7, &[&data[..len], b"wxyz"]).len(), 24 + 4);
+        let short = [0x5a; 3];
+        // (payload, aligned length): none (the last 4 bytes are the header's port id), 4 bytes
+        // (no padding), then 3, 2 and 1 bytes of padding.
+        let cases: [([&[u8]; 2], usize); 5] = [
+            ([b"", b""], 16),
+            ([b"ab", b"cd"], 20),
+            ([&short[..1], b"wxyz"], 24),
+            ([&short[..2], b"wxyz"], 24),
+            ([b"abc", b"de"], 24),
+        ];
+        for (parts, size) in cases {
+            let payload_len = parts[0].len() + parts[1].len();
+            let buf = written(0x01020304, &parts);
+            assert_eq!(buf.len(), size + 4);
+            // The header: length, type, flags, sequence number, port id.
+            assert_eq!(
+                buf[0..4],
+                ((NLMSG_HDRLEN + payload_len) as u32).to_ne_bytes()
+            );
+            assert_eq!(buf[4..6], (bindings::NLMSG_DONE as u16).to_ne_bytes());
+            assert_eq!(buf[6..8], 0u16.to_ne_bytes());
+            assert_eq!(buf[8..12], 0x01020304u32.to_ne_bytes());
+            assert_eq!(buf[12..16], 0u32.to_ne_bytes());
+            let data = &buf[NLMSG_HDRLEN..];
+            assert_eq!(data[..parts[0].len()], *parts[0]);
+            assert_eq!(data[parts[0].len()..payload_len], *parts[1]);
+            // The padding, if any, is zeros; the bytes after the message are untouched.
+            assert!(buf[NLMSG_HDRLEN + payload_len..size]
+                .iter()
+                .all(|&b| b == 0));
+            assert_eq!(buf[size..], [0xff; 4]);
         }
     }
 
