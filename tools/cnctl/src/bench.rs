@@ -812,6 +812,23 @@ mod tests {
     use super::*;
     use crate::wire::{nlmsg_align, NLMSG_HDRLEN};
 
+    #[test]
+    fn span_runs_from_the_earliest_start_to_the_latest_end() {
+        let t0 = Instant::now();
+        let at = |us| t0 + Duration::from_micros(us);
+        // One requester, two listeners (bcast): every end counts, not only the first.
+        assert_eq!(
+            span_ns([at(10)].into_iter(), [at(30), at(70)].into_iter()),
+            60_000
+        );
+        // Two senders, in any order.
+        assert_eq!(
+            span_ns([at(20), at(5)].into_iter(), [at(40), at(25)].into_iter()),
+            35_000
+        );
+        assert_eq!(span_ns([].into_iter(), [at(1)].into_iter()), 0);
+    }
+
     /// A datagram of several messages, each padded as the kernel pads them.
     fn concat(msgs: &[Vec<u8>]) -> Vec<u8> {
         let mut d = Vec::new();
